@@ -1,0 +1,97 @@
+import keras
+
+from ct_keras.layers.image_normalization import ImageNormalization
+from ct_keras.layers.task_composition import TaskComposition
+from ct_keras.layers.task_representation import TaskRepresentation
+from ct_keras.models.resnet_backbone import ResNetBackbone
+from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.unet_decoder import HIDDEN_DIMS, unet_decoder
+from ct_keras.tasks import NUM_TASKS
+
+
+@keras.saving.register_keras_serializable(package="ct_keras")
+class CompositeTaskingNet(TaskNet):
+    """The CompositeTasking network (paper §3, Fig. 2): one encoder, one conditioned decoder.
+
+    The encoder sees the image alone. The Task Palette goes through the task
+    representation block into an embedding pyramid that conditions every
+    `TaskComposition` block of the decoder and of the skips, so each pixel gets the
+    task its palette entry asks for, all in one forward pass.
+
+    Inputs: `{"image": float32 [B, H, W, 3] RGB in 0..255, "palette": int32 [B, H, W]}`
+    (ImageNet normalisation happens inside). Output: the raw float32 `[B, H, W, 3]`
+    composite; `ct_keras.tasks.decode` turns it into class maps, probabilities, normals.
+
+    Args:
+        backbone: `"resnet18"`, `"resnet34"` (the paper's), `"resnet50"` or `"resnet101"`.
+        image_size: int or (H, W), multiples of 32. Shapes are static (DESIGN §7).
+        num_tasks: K; ids 0 … K-1 (the paper's five: `ct_keras.tasks.TASK_NAMES`).
+        code_length, embedding_dim, mlp_depth, pyramid_interpolation: see
+            `TaskRepresentation` (paper Tables 11, 12, 14).
+        num_shared_convs: 1×1 convs computing s in each block (Table 9).
+        skip_kernel_size, decoder_kernel_size: kernels on skips (1) and in the decoder
+            (3; Table 10 ablates 1).
+        output_channels: channels of the raw output (Table 13: 3/6/9).
+
+    Example:
+    >>> model = CompositeTaskingNet(backbone="resnet18", image_size=64)
+    >>> model({"image": np.zeros((1, 64, 64, 3)), "palette": np.zeros((1, 64, 64), "int32")}).shape
+    (1, 64, 64, 3)
+    """
+
+    def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS, code_length=20,
+                 embedding_dim=128, mlp_depth=6, num_shared_convs=1, skip_kernel_size=1,
+                 decoder_kernel_size=3, output_channels=3, pyramid_interpolation="bilinear",
+                 **kwargs):
+        height, width = image_hw(image_size)
+        image = keras.Input((height, width, 3), name="image")
+        palette = keras.Input((height, width), dtype="int32", name="palette")
+        x = ImageNormalization(name="image_normalization")(image)
+        encoder = ResNetBackbone(backbone, image_shape=(height, width, 3), name="encoder")
+        representation = TaskRepresentation(
+            num_tasks=num_tasks, code_length=code_length, embedding_dim=embedding_dim,
+            mlp_depth=mlp_depth, pyramid_interpolation=pyramid_interpolation,
+            name="task_representation",
+        )
+        embeddings = representation(palette)
+
+        def make_block(filters, kernel_size, level, name):
+            block = TaskComposition(filters, kernel_size, HIDDEN_DIMS[level], num_shared_convs, name=name)
+            return lambda t: block([t, embeddings[level]])
+
+        raw = unet_decoder(x, encoder(x), make_block, output_channels, skip_kernel_size,
+                           decoder_kernel_size)
+        kwargs.setdefault("name", "composite_tasking_net")
+        super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
+
+        self.encoder = encoder
+        self.task_representation = representation
+        self.backbone = backbone
+        self.image_size = image_size
+        self.image_hw = (height, width)
+        self.num_tasks = num_tasks
+        self.code_length = code_length
+        self.embedding_dim = embedding_dim
+        self.mlp_depth = mlp_depth
+        self.num_shared_convs = num_shared_convs
+        self.skip_kernel_size = skip_kernel_size
+        self.decoder_kernel_size = decoder_kernel_size
+        self.output_channels = output_channels
+        self.pyramid_interpolation = pyramid_interpolation
+
+    def get_config(self):
+        return {
+            "backbone": self.backbone,
+            "image_size": self.image_size,
+            "num_tasks": self.num_tasks,
+            "code_length": self.code_length,
+            "embedding_dim": self.embedding_dim,
+            "mlp_depth": self.mlp_depth,
+            "num_shared_convs": self.num_shared_convs,
+            "skip_kernel_size": self.skip_kernel_size,
+            "decoder_kernel_size": self.decoder_kernel_size,
+            "output_channels": self.output_channels,
+            "pyramid_interpolation": self.pyramid_interpolation,
+            "name": self.name,
+            "trainable": self.trainable,
+        }

@@ -1,0 +1,45 @@
+import keras
+
+from ct_keras.layers.image_normalization import ImageNormalization
+from ct_keras.layers.palette_select import PaletteSelect
+from ct_keras.models.multi_head_net import MultiHeadNet, task_prefix
+from ct_keras.models.resnet_backbone import ResNetBackbone
+from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.unet_decoder import plain_block, unet_decoder
+from ct_keras.tasks import NUM_TASKS
+
+
+@keras.saving.register_keras_serializable(package="ct_keras")
+class MultiNet(TaskNet):
+    """Multi-network baseline (MN): K whole single-task networks, each with its own
+    encoder and decoder, composed by the Task Palette.
+
+    Same inputs, output and arguments as `MultiHeadNet`.
+    """
+
+    def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS,
+                 skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, **kwargs):
+        height, width = image_hw(image_size)
+        image = keras.Input((height, width, 3), name="image")
+        palette = keras.Input((height, width), dtype="int32", name="palette")
+        x = ImageNormalization(name="image_normalization")(image)
+        outputs = []
+        for k in range(num_tasks):
+            encoder = ResNetBackbone(backbone, image_shape=(height, width, 3),
+                                     name=f"{task_prefix(k)}encoder")
+            outputs.append(unet_decoder(x, encoder(x), plain_block, output_channels,
+                                        skip_kernel_size, decoder_kernel_size,
+                                        prefix=task_prefix(k)))
+        raw = PaletteSelect(name="palette_select")([palette] + outputs)
+        kwargs.setdefault("name", "multi_net")
+        super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
+
+        self.backbone = backbone
+        self.image_size = image_size
+        self.image_hw = (height, width)
+        self.num_tasks = num_tasks
+        self.skip_kernel_size = skip_kernel_size
+        self.decoder_kernel_size = decoder_kernel_size
+        self.output_channels = output_channels
+
+    get_config = MultiHeadNet.get_config

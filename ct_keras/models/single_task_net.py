@@ -1,0 +1,78 @@
+import keras
+
+from ct_keras.layers.image_normalization import ImageNormalization
+from ct_keras.models.resnet_backbone import ResNetBackbone
+from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.unet_decoder import plain_block, unet_decoder
+from ct_keras.tasks import NUM_TASKS, TASK_IDS, TASK_NAMES
+
+
+def task_id(task, num_tasks=NUM_TASKS):
+    """A task given by id or name → its id, validated."""
+    if isinstance(task, str):
+        if task not in TASK_IDS:
+            raise ValueError(f"`task` must be one of {TASK_NAMES} or an id. Received {task!r}")
+        task = TASK_IDS[task]
+    if not isinstance(task, int) or not 0 <= task < num_tasks:
+        raise ValueError(f"`task` must be a task id in [0, {num_tasks}). Received {task!r}")
+    return task
+
+
+@keras.saving.register_keras_serializable(package="ct_keras")
+class SingleTaskNet(TaskNet):
+    """Single-task baseline (STN, paper §5.2): the CompositeTasking architecture with a
+    plain BatchNorm in place of every task composition block, one network per task.
+
+    Input: the image alone, float32 `[B, H, W, 3]` RGB in 0..255 (or `{"image": …}`).
+    Output: the raw float32 `[B, H, W, 3]` prediction of `task`.
+
+    Args:
+        task: the task it predicts, by id or name (`"semseg"`, `"parts"`, …).
+        backbone: `"resnet18"`, `"resnet34"`, `"resnet50"` or `"resnet101"`.
+        image_size: int or (H, W), multiples of 32.
+        skip_kernel_size, decoder_kernel_size, output_channels: as `CompositeTaskingNet`.
+
+    Example:
+    >>> SingleTaskNet(task="normals", backbone="resnet18", image_size=64)(np.zeros((1, 64, 64, 3))).shape
+    (1, 64, 64, 3)
+    """
+
+    uses_palette = False
+
+    def __init__(self, task=0, backbone="resnet34", image_size=256, skip_kernel_size=1,
+                 decoder_kernel_size=3, output_channels=3, **kwargs):
+        task = task_id(task)
+        height, width = image_hw(image_size)
+        image = keras.Input((height, width, 3), name="image")
+        x = ImageNormalization(name="image_normalization")(image)
+        encoder = ResNetBackbone(backbone, image_shape=(height, width, 3), name="encoder")
+        raw = unet_decoder(x, encoder(x), plain_block, output_channels, skip_kernel_size,
+                           decoder_kernel_size)
+        kwargs.setdefault("name", f"single_task_net_{TASK_NAMES[task]}")
+        super().__init__(inputs=image, outputs=raw, **kwargs)
+
+        self.encoder = encoder
+        self.task = task
+        self.backbone = backbone
+        self.image_size = image_size
+        self.image_hw = (height, width)
+        self.skip_kernel_size = skip_kernel_size
+        self.decoder_kernel_size = decoder_kernel_size
+        self.output_channels = output_channels
+
+    def call(self, inputs, training=None, mask=None):
+        if isinstance(inputs, dict):
+            inputs = inputs["image"]
+        return super().call(inputs, training=training, mask=mask)
+
+    def get_config(self):
+        return {
+            "task": self.task,
+            "backbone": self.backbone,
+            "image_size": self.image_size,
+            "skip_kernel_size": self.skip_kernel_size,
+            "decoder_kernel_size": self.decoder_kernel_size,
+            "output_channels": self.output_channels,
+            "name": self.name,
+            "trainable": self.trainable,
+        }

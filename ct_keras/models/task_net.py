@@ -1,0 +1,93 @@
+"""What every CompositeTasking model shares: static input sizes and input validation."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def image_hw(image_size):
+    """`image_size` (int or (H, W)) → (H, W), both multiples of 32."""
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    try:
+        height, width = (int(s) for s in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`image_size` must be an int or a pair (H, W). Received {image_size!r}"
+        ) from None
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise ValueError(
+            "`image_size` must be positive multiples of 32 (the encoder has stride 32). "
+            f"Received {image_size!r}"
+        )
+    return height, width
+
+
+def _concrete(value):
+    if isinstance(value, np.ndarray):
+        return value
+    if tf.is_tensor(value) and tf.executing_eagerly() and hasattr(value, "numpy"):
+        return value.numpy()
+    return None
+
+
+class TaskNet(keras.Model):
+    """Base of the models: checks inputs before they reach TensorFlow.
+
+    A wrong image or palette shape is a `ValueError` in eager and graph mode alike; a
+    palette id outside [0, num_tasks) is one whenever the palette is concrete (eager
+    calls and `predict` on arrays). Inside a traced graph such ids embed to zero, as
+    in the reference.
+    """
+
+    uses_palette = True
+
+    def _check_inputs(self, inputs):
+        height, width = self.image_hw
+        if self.uses_palette:
+            if not isinstance(inputs, dict) or set(inputs) != {"image", "palette"}:
+                got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+                raise ValueError(
+                    f"{type(self).__name__} takes a dict with keys 'image' and 'palette'. "
+                    f"Received {got}"
+                )
+            image, palette = inputs["image"], inputs["palette"]
+        else:
+            image, palette = (inputs["image"] if isinstance(inputs, dict) else inputs), None
+        shape = tuple(image.shape)
+        if len(shape) != 4 or tuple(shape[1:]) != (height, width, 3):
+            raise ValueError(
+                f"`image` must have shape [batch, {height}, {width}, 3] (RGB, 0..255). "
+                f"Received shape {list(shape)}"
+            )
+        if palette is None:
+            return
+        pshape = tuple(palette.shape)
+        if len(pshape) != 3 or tuple(pshape[1:]) != (height, width) or pshape[0] != shape[0]:
+            raise ValueError(
+                f"`palette` must have shape [{shape[0]}, {height}, {width}] to match the image. "
+                f"Received shape {list(pshape)}"
+            )
+        values = _concrete(palette)
+        if values is not None and values.size:
+            if np.issubdtype(values.dtype, np.floating) and not np.all(values == np.round(values)):
+                raise ValueError("`palette` must hold integer task ids. Received fractional values")
+            low, high = values.min(), values.max()
+            if low < 0 or high >= self.num_tasks:
+                raise ValueError(
+                    f"`palette` must hold task ids in [0, {self.num_tasks}). "
+                    f"Received ids in [{low}, {high}]"
+                )
+
+    def call(self, inputs, training=None, mask=None):
+        self._check_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask)
+
+    def predict(self, x, *args, **kwargs):
+        if isinstance(x, (dict, np.ndarray)) or tf.is_tensor(x):
+            self._check_inputs(x)
+        return super().predict(x, *args, **kwargs)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
