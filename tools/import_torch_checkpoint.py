@@ -1,0 +1,57 @@
+"""Imports a PyTorch checkpoint into a ct_keras model and writes a `.weights.h5` file.
+
+    python tools/import_torch_checkpoint.py --checkpoint=resnet34-b627a593.pth \
+        --model=ctn --backbone=resnet34 --out=ctn_imagenet.weights.h5
+    python tools/import_torch_checkpoint.py --checkpoint=epoch=99.ckpt --trust_checkpoint \
+        --model=ctn --backbone=resnet34 --out=ctn_r1r.weights.h5
+
+An ImageNet ResNet (torchvision or timm, .pth or .safetensors) fills the encoder; a
+checkpoint of the authors' code (state_dict or Lightning .ckpt) fills the whole model.
+The result loads with `model.load_weights(out)` into a model built with the same flags.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("checkpoint", None, "PyTorch checkpoint: .pth, .pt, .ckpt or .safetensors.")
+flags.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn"], "Which model the weights are for.")
+flags.DEFINE_enum("backbone", "resnet34", ["resnet18", "resnet34", "resnet50", "resnet101"],
+                  "Encoder depth.")
+flags.DEFINE_string("task", "semseg", "STN only: the task the network predicts.")
+flags.DEFINE_integer("image_size", 256, "Input size the model is built at (weights do not depend on it).")
+flags.DEFINE_string("out", None, "Output file; must end in .weights.h5.")
+flags.DEFINE_bool("trust_checkpoint", False,
+                  "Allow pickled objects beyond tensors (Lightning checkpoints). Only for trusted files.")
+flags.mark_flags_as_required(["checkpoint", "out"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not FLAGS.out.endswith(".weights.h5"):
+        raise app.UsageError(f"--out must end in .weights.h5. Received {FLAGS.out!r}")
+    from ct_keras.models import MODELS
+    from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
+
+    try:
+        state = read_state_dict(FLAGS.checkpoint, trust_checkpoint=FLAGS.trust_checkpoint)
+        kwargs = {"task": FLAGS.task} if FLAGS.model == "stn" else {}
+        model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size, **kwargs)
+        count = load_torch_state_dict(model, state)
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        sys.exit(f"error: {e}")
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+    tmp = FLAGS.out[: -len(".weights.h5")] + ".tmp.weights.h5"
+    model.save_weights(tmp)
+    os.replace(tmp, FLAGS.out)  # never leave a half-written weights file behind
+    print(f"Loaded {count} tensors from {FLAGS.checkpoint}; wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    app.run(main)
