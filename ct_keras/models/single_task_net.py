@@ -60,11 +60,6 @@ class SingleTaskNet(TaskNet):
         self.decoder_kernel_size = decoder_kernel_size
         self.output_channels = output_channels
 
-    def call(self, inputs, training=None, mask=None):
-        if isinstance(inputs, dict):
-            inputs = inputs["image"]
-        return super().call(inputs, training=training, mask=mask)
-
     def get_config(self):
         return {
             "task": self.task,

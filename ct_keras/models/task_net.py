@@ -7,10 +7,9 @@ import tensorflow as tf
 
 def image_hw(image_size):
     """`image_size` (int or (H, W)) → (H, W), both multiples of 32."""
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
+    sizes = (image_size, image_size) if isinstance(image_size, int) else image_size
     try:
-        height, width = (int(s) for s in image_size)
+        height, width = (int(s) for s in sizes)
     except (TypeError, ValueError):
         raise ValueError(
             f"`image_size` must be an int or a pair (H, W). Received {image_size!r}"
@@ -79,9 +78,12 @@ class TaskNet(keras.Model):
                     f"Received ids in [{low}, {high}]"
                 )
 
-    def call(self, inputs, training=None, mask=None):
+    def __call__(self, inputs, *args, **kwargs):
+        # Before Keras' own input-spec check, so that users get one clear message.
         self._check_inputs(inputs)
-        return super().call(inputs, training=training, mask=mask)
+        if not self.uses_palette and isinstance(inputs, dict):
+            inputs = inputs["image"]
+        return super().__call__(inputs, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         if isinstance(x, (dict, np.ndarray)) or tf.is_tensor(x):

@@ -1,0 +1,63 @@
+"""The command-line tools, run as a user runs them."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(tool, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_import_torch_checkpoint_tool(tmp_path):
+    torch = pytest.importorskip("torch")
+    from tests import reference_torch as ref
+
+    torch.manual_seed(0)
+    reference = ref.ReferenceCTN("resnet18")
+    ref.calibrate_batch_norm(reference, [(torch.randn(1, 3, 64, 64), torch.randint(0, 5, (1, 64, 64)))])
+    ckpt = tmp_path / "ctn.pth"
+    torch.save(reference.state_dict(), ckpt)
+    out = tmp_path / "w" / "ctn.weights.h5"
+    result = _run("import_torch_checkpoint.py", f"--checkpoint={ckpt}", "--model=ctn",
+                  "--backbone=resnet18", "--image_size=64", f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "wrote" in result.stdout and out.exists()
+
+    from ct_keras.models import CompositeTaskingNet
+
+    model = CompositeTaskingNet(backbone="resnet18", image_size=64)
+    model.load_weights(str(out))
+    np.testing.assert_allclose(model.get_layer("head").kernel.numpy()[0, 0],
+                               reference.conv_last.weight.detach().numpy()[:, :, 0, 0].T, rtol=1e-6)
+
+    # A checkpoint of the wrong depth: a one-line error naming keys, no traceback, no file.
+    bad_out = tmp_path / "bad.weights.h5"
+    result = _run("import_torch_checkpoint.py", f"--checkpoint={ckpt}", "--model=ctn",
+                  "--backbone=resnet34", "--image_size=64", f"--out={bad_out}")
+    assert result.returncode != 0
+    assert "missing from the checkpoint: layer2.1.2.conv1.weight" in result.stderr
+    assert "Traceback" not in result.stderr and not bad_out.exists()
+
+    result = _run("import_torch_checkpoint.py", f"--checkpoint={tmp_path / 'nope.pth'}", f"--out={bad_out}")
+    assert result.returncode != 0 and "nope.pth does not exist" in result.stderr
+    result = _run("import_torch_checkpoint.py", f"--checkpoint={ckpt}", "--out=x.h5")
+    assert result.returncode != 0 and "--out must end in .weights.h5" in result.stderr
+
+
+@pytest.mark.slow
+def test_model_summary_tool():
+    result = _run("model_summary.py", "--models=ctn,stn", "--backbones=resnet18", "--image_size=64",
+                  "--noflops")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| CTN | resnet18 |" in result.stdout and "| STN | resnet18 |" in result.stdout
+    result = _run("model_summary.py", "--models=xyz")
+    assert result.returncode != 0 and "--models must be among" in result.stderr

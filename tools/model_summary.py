@@ -1,0 +1,48 @@
+"""Parameters (trainable / total) and GFLOPs per image of each model and backbone.
+
+    python tools/model_summary.py                       # every model, ResNet34, 256²
+    python tools/model_summary.py --models=ctn,stn --backbones=resnet18,resnet50 --image_size=512
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_list("models", ["ctn", "stn", "mhn", "mn"], "Models: ctn, stn, mhn, mn.")
+flags.DEFINE_list("backbones", ["resnet34"], "Backbones: resnet18, resnet34, resnet50, resnet101.")
+flags.DEFINE_integer("image_size", 256, "Square input size (a multiple of 32).")
+flags.DEFINE_bool("flops", True, "Also count FLOPs (takes a few seconds per model).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import tensorflow as tf
+
+    from ct_keras.models import MODELS
+    from ct_keras.models.complexity import count_flops, count_params
+
+    tf.get_logger().setLevel("ERROR")
+    unknown = [m for m in FLAGS.models if m not in MODELS]
+    if unknown:
+        raise app.UsageError(f"--models must be among {sorted(MODELS)}. Received {unknown}")
+    print(f"| model | backbone | trainable params | total params | GFLOPs / {FLAGS.image_size}² image |")
+    print("|---|---|---:|---:|---:|")
+    for backbone in FLAGS.backbones:
+        for name in FLAGS.models:
+            try:
+                model = MODELS[name](backbone=backbone, image_size=FLAGS.image_size)
+            except ValueError as e:
+                sys.exit(f"error: {e}")
+            trainable, total = count_params(model)
+            gflops = f"{count_flops(model) / 1e9:.1f}" if FLAGS.flops else "-"
+            print(f"| {name.upper()} | {backbone} | {trainable:,} | {total:,} | {gflops} |", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
