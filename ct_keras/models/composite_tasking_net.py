@@ -4,7 +4,7 @@ from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.layers.task_composition import TaskComposition
 from ct_keras.layers.task_representation import TaskRepresentation
 from ct_keras.models.resnet_backbone import ResNetBackbone
-from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import HIDDEN_DIMS, unet_decoder
 from ct_keras.tasks import NUM_TASKS
 
@@ -43,11 +43,10 @@ class CompositeTaskingNet(TaskNet):
                  embedding_dim=128, mlp_depth=6, num_shared_convs=1, skip_kernel_size=1,
                  decoder_kernel_size=3, output_channels=3, pyramid_interpolation="bilinear",
                  **kwargs):
-        height, width = image_hw(image_size)
-        image = keras.Input((height, width, 3), name="image")
-        palette = keras.Input((height, width), dtype="int32", name="palette")
+        config = dict(locals())
+        image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
-        encoder = ResNetBackbone(backbone, image_shape=(height, width, 3), name="encoder")
+        encoder = ResNetBackbone(backbone, image_shape=image.shape[1:], name="encoder")
         representation = TaskRepresentation(
             num_tasks=num_tasks, code_length=code_length, embedding_dim=embedding_dim,
             mlp_depth=mlp_depth, pyramid_interpolation=pyramid_interpolation,
@@ -63,35 +62,6 @@ class CompositeTaskingNet(TaskNet):
                            decoder_kernel_size)
         kwargs.setdefault("name", "composite_tasking_net")
         super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
-
+        self._store_config(config)
         self.encoder = encoder
         self.task_representation = representation
-        self.backbone = backbone
-        self.image_size = image_size
-        self.image_hw = (height, width)
-        self.num_tasks = num_tasks
-        self.code_length = code_length
-        self.embedding_dim = embedding_dim
-        self.mlp_depth = mlp_depth
-        self.num_shared_convs = num_shared_convs
-        self.skip_kernel_size = skip_kernel_size
-        self.decoder_kernel_size = decoder_kernel_size
-        self.output_channels = output_channels
-        self.pyramid_interpolation = pyramid_interpolation
-
-    def get_config(self):
-        return {
-            "backbone": self.backbone,
-            "image_size": self.image_size,
-            "num_tasks": self.num_tasks,
-            "code_length": self.code_length,
-            "embedding_dim": self.embedding_dim,
-            "mlp_depth": self.mlp_depth,
-            "num_shared_convs": self.num_shared_convs,
-            "skip_kernel_size": self.skip_kernel_size,
-            "decoder_kernel_size": self.decoder_kernel_size,
-            "output_channels": self.output_channels,
-            "pyramid_interpolation": self.pyramid_interpolation,
-            "name": self.name,
-            "trainable": self.trainable,
-        }

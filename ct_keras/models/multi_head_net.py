@@ -3,7 +3,7 @@ import keras
 from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.layers.palette_select import PaletteSelect
 from ct_keras.models.resnet_backbone import ResNetBackbone
-from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
 from ct_keras.tasks import NUM_TASKS, TASK_NAMES
 
@@ -30,11 +30,10 @@ class MultiHeadNet(TaskNet):
 
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS,
                  skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, **kwargs):
-        height, width = image_hw(image_size)
-        image = keras.Input((height, width, 3), name="image")
-        palette = keras.Input((height, width), dtype="int32", name="palette")
+        config = dict(locals())
+        image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
-        encoder = ResNetBackbone(backbone, image_shape=(height, width, 3), name="encoder")
+        encoder = ResNetBackbone(backbone, image_shape=image.shape[1:], name="encoder")
         features = encoder(x)
         outputs = [
             unet_decoder(x, features, plain_block, output_channels, skip_kernel_size,
@@ -44,24 +43,5 @@ class MultiHeadNet(TaskNet):
         raw = PaletteSelect(name="palette_select")([palette] + outputs)
         kwargs.setdefault("name", "multi_head_net")
         super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
-
+        self._store_config(config)
         self.encoder = encoder
-        self.backbone = backbone
-        self.image_size = image_size
-        self.image_hw = (height, width)
-        self.num_tasks = num_tasks
-        self.skip_kernel_size = skip_kernel_size
-        self.decoder_kernel_size = decoder_kernel_size
-        self.output_channels = output_channels
-
-    def get_config(self):
-        return {
-            "backbone": self.backbone,
-            "image_size": self.image_size,
-            "num_tasks": self.num_tasks,
-            "skip_kernel_size": self.skip_kernel_size,
-            "decoder_kernel_size": self.decoder_kernel_size,
-            "output_channels": self.output_channels,
-            "name": self.name,
-            "trainable": self.trainable,
-        }

@@ -2,9 +2,9 @@ import keras
 
 from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.layers.palette_select import PaletteSelect
-from ct_keras.models.multi_head_net import MultiHeadNet, task_prefix
+from ct_keras.models.multi_head_net import task_prefix
 from ct_keras.models.resnet_backbone import ResNetBackbone
-from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
 from ct_keras.tasks import NUM_TASKS
 
@@ -19,13 +19,12 @@ class MultiNet(TaskNet):
 
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS,
                  skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, **kwargs):
-        height, width = image_hw(image_size)
-        image = keras.Input((height, width, 3), name="image")
-        palette = keras.Input((height, width), dtype="int32", name="palette")
+        config = dict(locals())
+        image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
         outputs = []
         for k in range(num_tasks):
-            encoder = ResNetBackbone(backbone, image_shape=(height, width, 3),
+            encoder = ResNetBackbone(backbone, image_shape=image.shape[1:],
                                      name=f"{task_prefix(k)}encoder")
             outputs.append(unet_decoder(x, encoder(x), plain_block, output_channels,
                                         skip_kernel_size, decoder_kernel_size,
@@ -33,13 +32,4 @@ class MultiNet(TaskNet):
         raw = PaletteSelect(name="palette_select")([palette] + outputs)
         kwargs.setdefault("name", "multi_net")
         super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
-
-        self.backbone = backbone
-        self.image_size = image_size
-        self.image_hw = (height, width)
-        self.num_tasks = num_tasks
-        self.skip_kernel_size = skip_kernel_size
-        self.decoder_kernel_size = decoder_kernel_size
-        self.output_channels = output_channels
-
-    get_config = MultiHeadNet.get_config
+        self._store_config(config)

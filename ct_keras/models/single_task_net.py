@@ -2,7 +2,7 @@ import keras
 
 from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.models.resnet_backbone import ResNetBackbone
-from ct_keras.models.task_net import TaskNet, image_hw
+from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
 from ct_keras.tasks import NUM_TASKS, TASK_IDS, TASK_NAMES
 
@@ -41,33 +41,14 @@ class SingleTaskNet(TaskNet):
 
     def __init__(self, task=0, backbone="resnet34", image_size=256, skip_kernel_size=1,
                  decoder_kernel_size=3, output_channels=3, **kwargs):
-        task = task_id(task)
-        height, width = image_hw(image_size)
-        image = keras.Input((height, width, 3), name="image")
+        config = dict(locals())
+        task = config["task"] = task_id(task)
+        image = model_inputs(image_size, with_palette=False)
         x = ImageNormalization(name="image_normalization")(image)
-        encoder = ResNetBackbone(backbone, image_shape=(height, width, 3), name="encoder")
+        encoder = ResNetBackbone(backbone, image_shape=image.shape[1:], name="encoder")
         raw = unet_decoder(x, encoder(x), plain_block, output_channels, skip_kernel_size,
                            decoder_kernel_size)
         kwargs.setdefault("name", f"single_task_net_{TASK_NAMES[task]}")
         super().__init__(inputs=image, outputs=raw, **kwargs)
-
+        self._store_config(config)
         self.encoder = encoder
-        self.task = task
-        self.backbone = backbone
-        self.image_size = image_size
-        self.image_hw = (height, width)
-        self.skip_kernel_size = skip_kernel_size
-        self.decoder_kernel_size = decoder_kernel_size
-        self.output_channels = output_channels
-
-    def get_config(self):
-        return {
-            "task": self.task,
-            "backbone": self.backbone,
-            "image_size": self.image_size,
-            "skip_kernel_size": self.skip_kernel_size,
-            "decoder_kernel_size": self.decoder_kernel_size,
-            "output_channels": self.output_channels,
-            "name": self.name,
-            "trainable": self.trainable,
-        }

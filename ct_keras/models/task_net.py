@@ -22,6 +22,15 @@ def image_hw(image_size):
     return height, width
 
 
+def model_inputs(image_size, with_palette=True):
+    """The symbolic `image` (and `palette`) inputs of a model of this size."""
+    height, width = image_hw(image_size)
+    image = keras.Input((height, width, 3), name="image")
+    if not with_palette:
+        return image
+    return image, keras.Input((height, width), dtype="int32", name="palette")
+
+
 def _concrete(value):
     if isinstance(value, np.ndarray):
         return value
@@ -40,6 +49,19 @@ class TaskNet(keras.Model):
     """
 
     uses_palette = True
+
+    def _store_config(self, config):
+        """Keeps the constructor arguments as attributes; `get_config` returns them."""
+        config = {k: v for k, v in config.items() if k not in ("self", "kwargs", "__class__")}
+        for key, value in config.items():
+            setattr(self, key, value)
+        self._config_keys = tuple(config)
+        self.image_hw = image_hw(self.image_size)
+
+    def get_config(self):
+        config = {key: getattr(self, key) for key in self._config_keys}
+        config.update({"name": self.name, "trainable": self.trainable})
+        return config
 
     def _check_inputs(self, inputs):
         height, width = self.image_hw
