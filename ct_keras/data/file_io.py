@@ -57,7 +57,7 @@ def load_mat(path, key):
     """`scipy.io.loadmat(path)[key]`, with the file named in every failure."""
     try:
         content = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as e:
         raise BadSampleError(path, f"Cannot read .mat file ({e})") from None
     if key not in content:
         found = sorted(k for k in content if not k.startswith("__"))
