@@ -46,8 +46,6 @@ def parts_from_mat(path, height, width):
     anno = load_mat(path, "anno")
     objects = _field(anno.reshape(-1)[0], "objects", path) if anno.size else np.zeros((0,))
     objects = np.asarray(objects).reshape(-1)
-    if objects.size == 1 and objects[0].dtype == object and objects[0].dtype.names is None:
-        objects = np.asarray(objects[0]).reshape(-1)
     target = None
     for obj in objects:
         if int(_scalar(_field(obj, "class_ind", path))) != PERSON_CLASS_IND:
