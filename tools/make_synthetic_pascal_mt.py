@@ -1,0 +1,35 @@
+"""Writes a synthetic PASCAL-MT in the ASTMT layout (see `ct_keras/data/synthetic.py`).
+
+    python tools/make_synthetic_pascal_mt.py --out=data/synthetic_pmt --num_train=200 --num_val=50 --seed=0
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+from ct_keras.data.synthetic import generate_pascal_mt  # noqa: E402
+
+flags.DEFINE_string("out", None, "Output folder.")
+flags.DEFINE_integer("num_train", 200, "Training images.")
+flags.DEFINE_integer("num_val", 50, "Validation images.")
+flags.DEFINE_integer("seed", 0, "Every image is a function of (seed, split, index).")
+flags.DEFINE_integer("size", 256, "Image width; height is the same or 3/4 of it.")
+flags.mark_flags_as_required(["out"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    start = time.time()
+    ids = generate_pascal_mt(FLAGS.out, FLAGS.num_train, FLAGS.num_val, seed=FLAGS.seed, size=FLAGS.size,
+                             progress=True)
+    logging.info("Wrote %d train + %d val images to %s in %.1f s", len(ids["train"]), len(ids["val"]),
+                 FLAGS.out, time.time() - start)
+
+
+if __name__ == "__main__":
+    app.run(main)
