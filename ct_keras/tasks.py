@@ -132,7 +132,8 @@ def decode_composite(raw, palette, anchors=None):
 
 
 # Colours for pictures: VOC's own palette for class maps, a fixed colour per task.
-def _voc_colours(n):
+def voc_colours(n):
+    """The PASCAL VOC colour palette: `[n, 3]` uint8, class i → its VOC colour."""
     colours = np.zeros((n, 3), np.uint8)
     for i in range(n):
         c, r, g, b = i, 0, 0, 0
@@ -157,7 +158,7 @@ def colourise(raw, palette, anchors=None):
     for k in range(NUM_TASKS):
         value = decode(raw, k, anchors)
         if k in (SEMSEG, PARTS):
-            rgb = _voc_colours(NUM_CLASSES[k])[value]
+            rgb = voc_colours(NUM_CLASSES[k])[value]
         elif k in (EDGES, SALIENCY):
             rgb = np.repeat((value[..., None] * 255).astype(np.uint8), 3, axis=-1)
         else:

@@ -25,7 +25,7 @@ from ct_keras.data.pascal_context import VOC_TO_CONTEXT
 from ct_keras.data.pascal_part import PART_NAME_TO_ID, PERSON_CLASS_IND
 from ct_keras.data.synthetic_objects import LOOKS, RECIPES, person_look
 from ct_keras.data.synthetic_shapes import Canvas, box, ellipsoid, texture
-from ct_keras.tasks import VOC_CLASSES, _voc_colours
+from ct_keras.tasks import VOC_CLASSES, voc_colours
 
 # PASCAL-Context ids of the stuff classes drawn (from its 459-class list).
 STUFF = {"sky": 360, "grass": 187, "road": 324, "building": 44, "tree": 420,
@@ -191,7 +191,7 @@ def write_scene(out_dir, image_id, scene):
     cv2.imwrite(path("JPEGImages", f"{image_id}.jpg"), cv2.cvtColor(scene["image"], cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 90])
     semseg = Image.fromarray(scene["semseg"], mode="P")
-    semseg.putpalette(_voc_colours(256).reshape(-1).tolist())
+    semseg.putpalette(voc_colours(256).reshape(-1).tolist())
     semseg.save(path("semseg", "VOC12", f"{image_id}.png"))
     scipy.io.savemat(path("human_parts", f"{image_id}.mat"),
                      {"anno": _anno(image_id, scene["objects"])}, do_compression=True)
