@@ -15,7 +15,12 @@ targets (and that TFRecords store losslessly):
 
 import os
 
+import numpy as np
+
 from ct_keras.data.errors import BadSampleError, SkipCounter
+from ct_keras.data.file_io import read_gray_png, read_jpeg, read_rgb_png, resize_nearest
+from ct_keras.data.pascal_context import normals_valid_ids, normals_validity, read_label_map
+from ct_keras.data.thinning import semantic_edges
 
 SAMPLE_KEYS = ("image", "semseg", "parts", "edges", "saliency", "normals", "normals_valid")
 SPLITS_DIR = os.path.join("ImageSets", "Context")
@@ -40,6 +45,9 @@ class PascalMTReader:
     layout = None
     # Folders (relative to data_dir) this packaging needs.
     required_dirs = ()
+    # Where its labels are: folders relative to data_dir, and the parts files' type.
+    semseg_dir = parts_dir = normals_dir = saliency_dir = None
+    parts_extension = ".png"
 
     def __init__(self, data_dir, split, skip_bad_samples=False):
         self.data_dir = str(data_dir)
@@ -53,6 +61,7 @@ class PascalMTReader:
             if not os.path.isdir(path):
                 raise BadSampleError(path, f"Missing folder of the {self.layout} layout")
         self.ids = self._checked_ids(self._read_split_file())
+        self.normals_valid_ids = normals_valid_ids(self.data_dir)
 
     def _read_split_file(self):
         path = os.path.join(self.data_dir, SPLITS_DIR, f"{self.split}.txt")
@@ -93,13 +102,47 @@ class PascalMTReader:
     def __len__(self):
         return len(self.ids)
 
+    def semseg_path(self, image_id):
+        return os.path.join(self.data_dir, self.semseg_dir, f"{image_id}.png")
+
     def files(self, image_id):
         """`{role: path}` of every file that sample `image_id` is made from."""
+        def path(folder, extension):
+            return os.path.join(self.data_dir, folder, image_id + extension)
+
+        return {
+            "image": path(IMAGES_DIR, ".jpg"),
+            "semseg": self.semseg_path(image_id),
+            "parts": path(self.parts_dir, self.parts_extension),
+            "context": path(CONTEXT_DIR, ".mat"),
+            "normals": path(self.normals_dir, ".png"),
+            "saliency": path(self.saliency_dir, ".png"),
+        }
+
+    def read_semseg(self, path, height, width):
+        """uint8 VOC class ids at (height, width); the packaging's own format."""
+        raise NotImplementedError
+
+    def read_parts(self, path, height, width):
+        """uint8 part ids at (height, width), all 255 without a person."""
         raise NotImplementedError
 
     def read(self, index):
         """The sample (see the module docstring) of `self.ids[index]`; `BadSampleError` if broken."""
-        raise NotImplementedError
+        files = self.files(self.ids[index])
+        image = read_jpeg(files["image"])
+        h, w = image.shape[:2]
+        label_map = resize_nearest(read_label_map(files["context"]), h, w)
+        return {
+            "image": image,
+            "semseg": self.read_semseg(files["semseg"], h, w),
+            "parts": self.read_parts(files["parts"], h, w),
+            "edges": semantic_edges(label_map),
+            # ASTMT: saliency = v / 255 > 0.5.
+            "saliency": (resize_nearest(read_gray_png(files["saliency"]), h, w) > 127).astype(np.uint8),
+            "normals": resize_nearest(read_rgb_png(files["normals"]), h, w),
+            "normals_valid": normals_validity(label_map, self.normals_valid_ids),
+        }
 
     def samples(self):
         """Yields `(index, sample)`, skipping broken samples if `skip_bad_samples`."""

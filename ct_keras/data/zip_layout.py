@@ -10,16 +10,10 @@ import os
 import numpy as np
 
 from ct_keras.data.errors import BadSampleError
-from ct_keras.data.file_io import read_gray_png, read_jpeg, read_rgb_png, resize_nearest
-from ct_keras.data.pascal_context import normals_valid_ids, normals_validity, read_label_map
-from ct_keras.data.pascal_mt import CONTEXT_DIR, IMAGES_DIR, PascalMTReader
-from ct_keras.data.thinning import semantic_edges
+from ct_keras.data.file_io import read_rgb_png, resize_nearest
+from ct_keras.data.pascal_mt import PascalMTReader
 from ct_keras.tasks import CLASS_NAMES, PARTS, SEMSEG, anchors_from_colourmap
 
-SEMSEG_DIR = "semantic_segmentation"
-PARTS_DIR = "human_parts"
-NORMALS_DIR = "normals_distilled"
-SALIENCY_DIR = "saliency_distilled"
 COLOURMAP_DIR = "colourmaps"
 COLOURMAP_FILES = {SEMSEG: "colourmap_seg21.txt", PARTS: "colourmap_parts7.txt"}
 
@@ -64,7 +58,9 @@ class ZipLayoutReader(PascalMTReader):
     """
 
     layout = "PASCAL_MT.zip"
-    required_dirs = (SEMSEG_DIR, PARTS_DIR, NORMALS_DIR, SALIENCY_DIR, COLOURMAP_DIR)
+    semseg_dir, parts_dir = "semantic_segmentation", "human_parts"
+    normals_dir, saliency_dir = "normals_distilled", "saliency_distilled"
+    required_dirs = (semseg_dir, parts_dir, normals_dir, saliency_dir, COLOURMAP_DIR)
 
     def __init__(self, data_dir, split, skip_bad_samples=False):
         super().__init__(data_dir, split, skip_bad_samples=skip_bad_samples)
@@ -72,34 +68,13 @@ class ZipLayoutReader(PascalMTReader):
             task: ColourDecoder(os.path.join(self.data_dir, COLOURMAP_DIR, name), task)
             for task, name in COLOURMAP_FILES.items()
         }
-        self.normals_valid_ids = normals_valid_ids(self.data_dir)
 
-    def files(self, image_id):
-        root = self.data_dir
-        return {
-            "image": os.path.join(root, IMAGES_DIR, f"{image_id}.jpg"),
-            "semseg": os.path.join(root, SEMSEG_DIR, f"{image_id}.png"),
-            "parts": os.path.join(root, PARTS_DIR, f"{image_id}.png"),
-            "context": os.path.join(root, CONTEXT_DIR, f"{image_id}.mat"),
-            "normals": os.path.join(root, NORMALS_DIR, f"{image_id}.png"),
-            "saliency": os.path.join(root, SALIENCY_DIR, f"{image_id}.png"),
-        }
+    def _decode(self, task, path, height, width):
+        return self.decoders[task](resize_nearest(read_rgb_png(path), height, width), path)
 
-    def read(self, index):
-        files = self.files(self.ids[index])
-        image = read_jpeg(files["image"])
-        h, w = image.shape[:2]
-        label_map = resize_nearest(read_label_map(files["context"]), h, w)
-        semseg = self.decoders[SEMSEG](resize_nearest(read_rgb_png(files["semseg"]), h, w), files["semseg"])
-        parts = self.decoders[PARTS](resize_nearest(read_rgb_png(files["parts"]), h, w), files["parts"])
-        if not parts.any():
-            parts = np.full_like(parts, 255)
-        return {
-            "image": image,
-            "semseg": semseg,
-            "parts": parts,
-            "edges": semantic_edges(label_map),
-            "saliency": (resize_nearest(read_gray_png(files["saliency"]), h, w) > 127).astype(np.uint8),
-            "normals": resize_nearest(read_rgb_png(files["normals"]), h, w),
-            "normals_valid": normals_validity(label_map, self.normals_valid_ids),
-        }
+    def read_semseg(self, path, height, width):
+        return self._decode(SEMSEG, path, height, width)
+
+    def read_parts(self, path, height, width):
+        parts = self._decode(PARTS, path, height, width)
+        return np.full_like(parts, 255) if not parts.any() else parts
