@@ -16,6 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 from ct_keras.data.dataset import make_dataset  # noqa: E402
 
 flags.DEFINE_string("data_dir", None, "Raw PASCAL-MT folder or TFRecord folder.")
@@ -50,4 +52,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

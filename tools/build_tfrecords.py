@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 from ct_keras.data.tfrecords import build_tfrecords  # noqa: E402
 
 flags.DEFINE_string("data_dir", None, "Raw PASCAL-MT folder; the layout is detected.")
@@ -36,4 +38,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 flags.DEFINE_string("data_dir", "data/synthetic_pascal_mt", "Where the synthetic set is (made if absent).")
 flags.DEFINE_string("out", "exported/demo", "Where the pictures go.")
 flags.DEFINE_string("weights", None, "Optional .weights.h5 to load (e.g. from tools/import_torch_checkpoint.py).")
@@ -27,17 +29,20 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.weights and not os.path.isfile(FLAGS.weights):
+        raise FileNotFoundError(f"--weights file {FLAGS.weights} does not exist")
     import numpy as np
     from PIL import Image
 
     from ct_keras import tasks
-    from ct_keras.data import generate_pascal_mt, make_dataset
+    from ct_keras.data import detect_layout, generate_pascal_mt, make_dataset
     from ct_keras.models import CompositeTaskingNet
     from ct_keras.models.complexity import count_params
 
     if not os.path.isdir(FLAGS.data_dir):
         print(f"Generating the synthetic PASCAL-MT in {FLAGS.data_dir} …", flush=True)
         generate_pascal_mt(FLAGS.data_dir, FLAGS.num_train, FLAGS.num_val, seed=FLAGS.seed, size=256)
+    detect_layout(FLAGS.data_dir)  # a folder that is not PASCAL-MT fails here, before any work
     model = CompositeTaskingNet(backbone="resnet34", image_size=256)
     if FLAGS.weights:
         model.load_weights(FLAGS.weights)
@@ -64,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

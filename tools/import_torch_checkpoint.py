@@ -18,6 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 flags.DEFINE_string("checkpoint", None, "PyTorch checkpoint: .pth, .pt, .ckpt or .safetensors.")
 flags.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn"], "Which model the weights are for.")
 flags.DEFINE_enum("backbone", "resnet34", ["resnet18", "resnet34", "resnet50", "resnet101"],
@@ -39,13 +41,10 @@ def main(argv):
     from ct_keras.models import MODELS
     from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
 
-    try:
-        state = read_state_dict(FLAGS.checkpoint, trust_checkpoint=FLAGS.trust_checkpoint)
-        kwargs = {"task": FLAGS.task} if FLAGS.model == "stn" else {}
-        model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size, **kwargs)
-        count = load_torch_state_dict(model, state)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        sys.exit(f"error: {e}")
+    state = read_state_dict(FLAGS.checkpoint, trust_checkpoint=FLAGS.trust_checkpoint)
+    kwargs = {"task": FLAGS.task} if FLAGS.model == "stn" else {}
+    model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size, **kwargs)
+    count = load_torch_state_dict(model, state)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     tmp = FLAGS.out[: -len(".weights.h5")] + ".tmp.weights.h5"
     model.save_weights(tmp)
@@ -54,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

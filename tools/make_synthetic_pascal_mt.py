@@ -11,6 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 from ct_keras.data.synthetic import generate_pascal_mt  # noqa: E402
 
 flags.DEFINE_string("out", None, "Output folder.")
@@ -32,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

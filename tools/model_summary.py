@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from _cli import run  # noqa: E402
+
 flags.DEFINE_list("models", ["ctn", "stn", "mhn", "mn"], "Models: ctn, stn, mhn, mn.")
 flags.DEFINE_list("backbones", ["resnet34"], "Backbones: resnet18, resnet34, resnet50, resnet101.")
 flags.DEFINE_integer("image_size", 256, "Square input size (a multiple of 32).")
@@ -35,14 +37,11 @@ def main(argv):
     print("|---|---|---:|---:|---:|")
     for backbone in FLAGS.backbones:
         for name in FLAGS.models:
-            try:
-                model = MODELS[name](backbone=backbone, image_size=FLAGS.image_size)
-            except ValueError as e:
-                sys.exit(f"error: {e}")
+            model = MODELS[name](backbone=backbone, image_size=FLAGS.image_size)
             trainable, total = count_params(model)
             gflops = f"{count_flops(model) / 1e9:.1f}" if FLAGS.flops else "-"
             print(f"| {name.upper()} | {backbone} | {trainable:,} | {total:,} | {gflops} |", flush=True)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)
