@@ -80,3 +80,14 @@ def test_decode_composite_and_pictures():
     np.testing.assert_array_equal(tasks.colourise_palette(palette)[0, 0], tasks.TASK_COLOURS[0])
     with pytest.raises(ValueError, match=r"Received ids in \[0, 7\]"):
         tasks.colourise_palette(np.array([[0, 7]]))
+
+
+@pytest.mark.parametrize("task", range(5))
+def test_decode_tensor_equals_numpy_decode(task):
+    from ct_keras.decoding import decode_tensor
+
+    raw = np.random.default_rng(task).normal(0, 2, (2, 8, 8, 3)).astype(np.float32)
+    got = np.asarray(decode_tensor(raw, task))
+    want = tasks.decode(raw, task)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, atol=1e-6)
