@@ -3,7 +3,7 @@
 Depends on `ct_keras.tasks` only; knows nothing of the models.
 """
 
-from ct_keras.data.dataset import make_dataset
+from ct_keras.data.dataset import make_dataset, num_examples
 from ct_keras.data.errors import BadSampleError
 from ct_keras.data.palettes import RULES, task_palette
 from ct_keras.data.pascal_mt import detect_layout, open_pascal_mt

@@ -46,6 +46,13 @@ def _seed_pairs(seed, augment):
     return None
 
 
+def num_examples(data_dir, split):
+    """How many examples `split` of `data_dir` (raw folder or TFRecords) holds."""
+    if detect_layout(data_dir) != "tfrecord":
+        return len(open_pascal_mt(data_dir, split))
+    return int(tf.data.TFRecordDataset(tfrecord_files(data_dir, split)).reduce(0, lambda n, _: n + 1))
+
+
 def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10, augment=False,
                  seed=0, task=None, shuffle=None, repeat=False, drop_remainder=None,
                  skip_bad_samples=False, shuffle_buffer=512):

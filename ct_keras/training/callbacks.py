@@ -1,0 +1,130 @@
+"""Callbacks that make a run safe to kill: atomic checkpoints, mid-epoch backups, NaN stops."""
+
+import json
+import math
+import os
+
+import keras
+
+
+def _write_json(path, value):
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f)
+    os.replace(path + ".tmp", path)
+
+
+def _save_weights_atomically(layer, path):
+    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
+    layer.save_weights(tmp, overwrite=True)
+    os.replace(tmp, path)
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that resumes mid-epoch and survives SIGKILL at any moment.
+
+    Every `save_freq` steps and at each epoch end it writes the trainer's weights with
+    the optimizer state (its step counter included) to a temporary name renamed into
+    place, so a kill leaves the previous backup whole. Keras' own callback restarts a
+    killed epoch from its first step; here `restore` loads the backup before `fit`,
+    and the optimizer's step count says where to go on: with a fixed `steps_per_epoch`,
+    epoch `step // steps_per_epoch`, of which `step % steps_per_epoch` steps are done
+    (`tools/train.py` runs just the steps left of it, then the following epochs).
+
+    Args:
+        backup_dir: the folder of the backup.
+        save_freq: steps between backups, or `"epoch"` (epoch ends only).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch"):
+        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
+
+    def restore(self, model):
+        """Loads the backup into `model` (trainer with compiled optimizer); False if none."""
+        if not os.path.isfile(self._weights_path):
+            return False
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self._weights_path)
+        return True
+
+    def on_train_begin(self, logs=None):
+        pass  # `restore` runs before `fit`, so that `fit` can start mid-epoch.
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_batch_seen = 0
+        self._save_model()
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        _save_weights_atomically(self.model, self._weights_path)
+        step = int(self.model.optimizer.iterations.numpy())
+        _write_json(self._training_metadata_path, {"step": step})
+
+
+class NetCheckpoint(keras.callbacks.Callback):
+    """Writes the network's weights after every epoch (`last`) and when `monitor` improves
+    (`best`), each atomically; the best value is kept on disk, so a resumed run does not
+    overwrite a better `best` with a worse one.
+
+    Args:
+        net: the network whose weights are saved (not the trainer's optimizer state).
+        directory: `<model_dir>/checkpoints`.
+        monitor: a log key (e.g. `"val_loss"`); when absent from the logs, `best`
+            follows `last`.
+        mode: `"min"` or `"max"`.
+    """
+
+    def __init__(self, net, directory, monitor="val_loss", mode="min"):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max'. Received {mode!r}")
+        self.net, self.directory, self.monitor, self.mode = net, directory, monitor, mode
+        self._best_path = os.path.join(directory, "best.json")
+
+    def _best(self):
+        if not os.path.isfile(self._best_path):
+            return None
+        with open(self._best_path) as f:
+            return json.load(f)
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        _save_weights_atomically(self.net, os.path.join(self.directory, "last.weights.h5"))
+        value = (logs or {}).get(self.monitor)
+        best = self._best()
+        improved = value is None or best is None or best.get("value") is None or (
+            value < best["value"] if self.mode == "min" else value > best["value"])
+        if improved:
+            _save_weights_atomically(self.net, os.path.join(self.directory, "best.weights.h5"))
+            _write_json(self._best_path, {
+                "epoch": epoch + 1, "monitor": self.monitor,
+                "value": None if value is None else float(value),
+            })
+
+
+class NonFiniteLossError(ValueError):
+    """A loss became NaN or infinite; the checkpoints on disk are the last good ones."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is NaN or infinite, naming the task
+    and the step. It raises before any later callback of that step can save, so the
+    checkpoints and backups on disk stay those of the last good step. Put it first."""
+
+    def __init__(self, task_names):
+        super().__init__()
+        self.task_names = list(task_names)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        keys = [f"{n}_loss" for n in self.task_names] + ["loss"]
+        for key in keys:
+            value = logs.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                step = int(self.model.optimizer.iterations.numpy())
+                task = key[: -len("_loss")] if key != "loss" else "total"
+                raise NonFiniteLossError(
+                    f"The {task} loss became {float(value)} at training step {step}; "
+                    "stopped. The checkpoints on disk are from before this step "
+                    "(lower the learning rate or check that task's labels)."
+                )

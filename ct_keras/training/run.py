@@ -1,0 +1,247 @@
+"""One training run, start to finish: what `tools/train.py` does with its flags."""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+
+import keras
+
+from ct_keras.data import RULES, detect_layout, generate_pascal_mt, make_dataset, num_examples
+from ct_keras.losses import CompositeLoss
+from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
+from ct_keras.models import build_model, load_model_dir, save_model_description
+from ct_keras.models.model_dir import MODELS, checkpoint_path
+from ct_keras.tasks import TASK_NAMES
+from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
+from ct_keras.training.distribution import STRATEGIES, make_strategy
+from ct_keras.training.optimizer import MultiRateAdam
+from ct_keras.training.pictures import CompositePictures
+from ct_keras.training.schedules import SCHEDULES, learning_rate
+from ct_keras.training.trainer import CompositeTaskingTrainer
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs; `tools/train.py` fills it from flags (same names)."""
+
+    model_dir: str
+    data_dir: str
+    model: str = "ctn"
+    task: str = ""                 # STN's task, or the one task of rule s ("" = drawn per image)
+    backbone: str = "resnet34"
+    image_size: int = 256
+    model_options: dict = dataclasses.field(default_factory=dict)
+    rule: str = "r1r"
+    batch_size: int = 10
+    epochs: int = 100
+    steps_per_epoch: int = 0       # 0 = one pass over the training split
+    validation_steps: int = 0      # 0 = the whole validation split
+    augment: bool = True
+    seed: int = 0
+    decoder_lr: float = 1e-3
+    encoder_lr: float = 1e-5
+    weight_decay: float = 1e-5
+    schedule: str = "multistep"
+    milestones: tuple = (60, 80, 94)
+    lr_factor: float = 0.3
+    plateau_patience: int = 12
+    loss_weights: dict = dataclasses.field(default_factory=dict)
+    focal_gamma: float = 2.0
+    normals_loss: str = "cosine"
+    precision: str = "float32"
+    jit_compile: bool = False
+    distribution_strategy: str = "one_device"
+    tpu: str = ""
+    init_weights: str = ""         # .weights.h5 or a model_dir (its best checkpoint)
+    encoder_weights: str = ""      # ImageNet ResNet (.pth / .safetensors) for the encoder
+    backup_every: int = 50         # steps between mid-epoch backups
+    synthetic: str = ""            # "TRAIN,VAL": generate a synthetic set at data_dir if absent
+    final_rule: str = "s"          # rule of the final evaluation
+    edge_thresholds: int = 99
+    log_pictures: bool = True
+    verbose: int = 1
+
+    def check(self):
+        """Every bad value is a `ValueError` naming its flag, before any work is done."""
+        def bad(flag, message):
+            raise ValueError(f"--{flag}: {message}")
+
+        if not self.model_dir:
+            bad("model_dir", "required")
+        if self.model not in MODELS:
+            bad("model", f"must be one of {sorted(MODELS)}, not {self.model!r}")
+        if self.task and self.task not in TASK_NAMES:
+            bad("task", f"must be one of {TASK_NAMES}, not {self.task!r}")
+        if self.model == "stn" and not self.task:
+            bad("task", "the single-task net (--model=stn) needs its task")
+        for flag in ("rule", "final_rule"):
+            if getattr(self, flag) not in RULES:
+                bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
+        for flag, allowed in (("schedule", SCHEDULES), ("precision", PRECISIONS),
+                              ("distribution_strategy", STRATEGIES), ("normals_loss", NORMALS_LOSSES)):
+            if getattr(self, flag) not in allowed:
+                bad(flag, f"must be one of {allowed}, not {getattr(self, flag)!r}")
+        for flag in ("batch_size", "epochs", "image_size", "edge_thresholds"):
+            if getattr(self, flag) <= 0:
+                bad(flag, f"must be positive, not {getattr(self, flag)}")
+        if self.image_size % 32:
+            bad("image_size", f"must be a multiple of 32, not {self.image_size}")
+        for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
+            if getattr(self, flag) < 0:
+                bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        unknown = set(self.loss_weights) - set(LOSS_WEIGHTS)
+        if unknown:
+            bad("loss_weights", f"unknown tasks {sorted(unknown)}; tasks are {TASK_NAMES}")
+        for flag in ("init_weights", "encoder_weights"):
+            path = getattr(self, flag)
+            if path and not os.path.exists(path):
+                bad(flag, f"{path} does not exist")
+        if self.synthetic:
+            synthetic_sizes(self.synthetic)
+        elif not os.path.isdir(self.data_dir):
+            bad("data_dir", f"{self.data_dir} does not exist")
+        if os.path.isdir(self.data_dir):
+            detect_layout(self.data_dir)  # names the folder if it is not PASCAL-MT
+
+
+def synthetic_sizes(value):
+    try:
+        train, val = (int(v) for v in value.split(","))
+        if train <= 0 or val <= 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"--synthetic: expected 'TRAIN,VAL' image counts, not {value!r}") from None
+    return train, val
+
+
+def write_flags(model_dir, flag_lines):
+    """The effective flags, as a flagfile that reruns this run."""
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, "flags.txt")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(flag_lines) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def _net_kwargs(config):
+    kwargs = dict(backbone=config.backbone, image_size=config.image_size, **config.model_options)
+    if config.model == "stn":
+        kwargs["task"] = config.task
+    return kwargs
+
+
+def _load_init_weights(net, path):
+    if os.path.isdir(path):
+        path = checkpoint_path(path, "best")
+    net.load_weights(path)
+
+
+def _datasets(config, global_batch):
+    task = config.task or None
+    rule = "s" if config.model == "stn" else config.rule
+    train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
+                         batch_size=global_batch, augment=config.augment, seed=config.seed,
+                         task=task, shuffle=True, repeat=True, drop_remainder=True)
+    val = make_dataset(config.data_dir, "val", rule=rule, image_size=(config.image_size,) * 2,
+                       batch_size=global_batch, augment=False, seed=config.seed, task=task,
+                       drop_remainder=False)
+    return train, val
+
+
+def train(config):
+    """Trains, checkpoints, evaluates; returns the final metrics dict. Resumes from
+    `<model_dir>/backup` if a previous run with the same flags was interrupted."""
+    config.check()
+    if config.synthetic and not os.path.isdir(config.data_dir):
+        n_train, n_val = synthetic_sizes(config.synthetic)
+        print(f"Generating a synthetic PASCAL-MT ({n_train} train, {n_val} val) in {config.data_dir} …",
+              flush=True)
+        generate_pascal_mt(config.data_dir, n_train, n_val, seed=config.seed, size=config.image_size)
+    n_train = num_examples(config.data_dir, "train")
+    n_val = num_examples(config.data_dir, "val")
+    if config.precision != "float32":
+        keras.mixed_precision.set_global_policy(config.precision)
+    strategy = make_strategy(config.distribution_strategy, config.tpu)
+    global_batch = config.batch_size
+    if global_batch % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch_size={global_batch} must be a multiple of the "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    steps = config.steps_per_epoch or max(1, n_train // global_batch)
+    val_steps = config.validation_steps or math.ceil(n_val / global_batch)
+
+    with strategy.scope():
+        net = build_model(config.model, **_net_kwargs(config))
+        if config.encoder_weights:
+            from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
+            load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
+        if config.init_weights:
+            _load_init_weights(net, config.init_weights)
+        loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
+                             normals_loss=config.normals_loss,
+                             tasks=(net.task,) if config.model == "stn" else None)
+        trainer = CompositeTaskingTrainer(net, loss=loss)
+        encoder_share = config.encoder_lr / config.decoder_lr
+        optimizer = MultiRateAdam(
+            learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor),
+            rate_multipliers=[(net.encoder.trainable_variables, encoder_share)],
+            l2=config.weight_decay,
+        )
+        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    save_model_description(net, config.model_dir)
+
+    train_ds, val_ds = _datasets(config, global_batch)
+    backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch")
+    with strategy.scope():
+        sample_inputs, _ = next(iter(val_ds.take(1)))
+        trainer(sample_inputs)  # builds the trainer before a backup is restored into it
+        if backup.restore(trainer):
+            print(f"Resuming from {backup.backup_dir} at step {int(trainer.optimizer.iterations.numpy())}",
+                  flush=True)
+    step = int(trainer.optimizer.iterations.numpy())
+    epoch, done = divmod(step, steps)
+
+    callbacks = [
+        StopOnNonFiniteLoss(trainer.task_names),
+        backup,
+        NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
+        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
+    ]
+    if config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience, verbose=1))
+    if config.log_pictures:
+        batch = {k: v.numpy() for k, v in sample_inputs.items()}
+        callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
+
+    fit_args = dict(validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks, shuffle=False,
+                    verbose=config.verbose)
+    if done and epoch < config.epochs:
+        # Finish the interrupted epoch with just the steps it had left.
+        trainer.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=steps - done,
+                    **fit_args)
+        epoch += 1
+    if epoch < config.epochs:
+        trainer.fit(train_ds, initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps,
+                    **fit_args)
+
+    from ct_keras.training.evaluation import evaluate_net, write_metrics
+
+    keras.mixed_precision.set_global_policy("float32")
+    best = load_model_dir(config.model_dir, "best")
+    metrics = evaluate_net(best, config.data_dir, rule=config.final_rule, image_size=config.image_size,
+                           batch_size=config.batch_size, seed=config.seed,
+                           edge_thresholds=config.edge_thresholds,
+                           steps=config.validation_steps or None, verbose=config.verbose)
+    metrics["steps"] = int(trainer.optimizer.iterations.numpy())
+    write_metrics(os.path.join(config.model_dir, "metrics.json"), metrics)
+    shutil.rmtree(backup.backup_dir, ignore_errors=True)  # the run is complete
+    return metrics
+
+
+def read_metrics(path):
+    with open(path) as f:
+        return json.load(f)

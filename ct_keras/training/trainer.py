@@ -1,0 +1,97 @@
+"""The training model: a ct_keras network, its composite loss and the paper's metrics."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ct_keras.decoding import decode_tensor
+from ct_keras.losses import CompositeLoss
+from ct_keras.tasks import TASK_NAMES
+
+
+class CompositeTaskingTrainer(keras.Model):
+    """Wraps a network for `fit`/`evaluate` on `make_dataset` batches `(inputs, targets)`.
+
+    `train_step`: forward, `CompositeLoss` in float32 (each task on its palette
+    region), `optimizer.scale_loss` (loss scaling under mixed_float16), gradients,
+    `optimizer.apply`. Logs the total `loss` and one `<task>_loss` per task.
+    `test_step`: the same losses, plus every metric in `metrics` fed with the decoded
+    prediction where the palette asks for its task.
+
+    Only `net` holds weights; save them with `trainer.net.save_weights`.
+
+    Args:
+        net: a `ct_keras.models` network (CTN, MHN, MN, or STN — an STN trains its task).
+        loss: a `CompositeLoss` (default: the paper's).
+        metrics: metric objects with a `task` attribute and
+            `update_state(y_true, y_pred, sample_weight)` (`ct_keras.metrics`).
+        anchors: anchors used to decode class maps for the metrics.
+    """
+
+    def __init__(self, net, loss=None, metrics=(), anchors=None, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        tasks = (net.task,) if not net.uses_palette else None
+        self.composite_loss = loss or CompositeLoss(tasks=tasks, anchors=anchors)
+        self.anchors = anchors or {}
+        self.task_names = [TASK_NAMES[k] for k in self.composite_loss.tasks]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.task_loss_trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.task_names}
+        self.task_metrics = list(metrics)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *self.task_loss_trackers.values(), *self.task_metrics]
+
+    def call(self, inputs, training=False):
+        if not self.net.uses_palette:
+            inputs = inputs["image"] if isinstance(inputs, dict) else inputs
+        return self.net(inputs, training=training)
+
+    def _palette(self, inputs):
+        return inputs["palette"] if self.net.uses_palette else None
+
+    def _track(self, total, losses):
+        self.loss_tracker.update_state(total)
+        for name, value in losses.items():
+            self.task_loss_trackers[name].update_state(value)
+
+    def _logs(self):
+        logs = {}
+        for m in self.metrics:
+            result = m.result()
+            logs.update(result if isinstance(result, dict) else {m.name: result})
+        return logs
+
+    def train_step(self, data):
+        inputs, targets = data[0], data[1]
+        with tf.GradientTape() as tape:
+            raw = self(inputs, training=True)
+            total, losses = self.composite_loss(raw, self._palette(inputs), targets)
+            # Gradients are summed over replicas: each contributes its share.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(total / replicas)
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply(grads, variables)
+        self._track(total, losses)
+        return self._logs()
+
+    def test_step(self, data):
+        inputs, targets = data[0], data[1]
+        raw = self(inputs, training=False)
+        palette = self._palette(inputs)
+        total, losses = self.composite_loss(raw, palette, targets)
+        self._track(total, losses)
+        for metric in self.task_metrics:
+            name = TASK_NAMES[metric.task]
+            mask = ops.ones(ops.shape(raw)[:3], "float32") if palette is None else (
+                ops.cast(ops.equal(palette, metric.task), "float32"))
+            prediction = decode_tensor(raw, metric.task, self.anchors.get(name))
+            metric.update_state(targets[name], prediction, sample_weight=mask)
+        return self._logs()
+
+    def predict_step(self, data):
+        inputs = data[0] if isinstance(data, tuple) else data
+        return self(inputs, training=False)
+
