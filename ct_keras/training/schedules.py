@@ -11,7 +11,9 @@ def multistep(base_rate, milestones, factor, steps_per_epoch):
     if not milestones:
         return base_rate
     return keras.optimizers.schedules.PiecewiseConstantDecay(
-        boundaries=[m * steps_per_epoch for m in milestones],
+        # The step counter is 0-based and the decay holds its value up to a boundary
+        # inclusive: epoch m starts at step m·steps_per_epoch.
+        boundaries=[m * steps_per_epoch - 1 for m in milestones],
         values=[base_rate * factor**i for i in range(len(milestones) + 1)],
     )
 

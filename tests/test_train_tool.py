@@ -1,0 +1,89 @@
+"""tools/train.py end to end: bad flags fail first, a SIGKILLed run resumes exactly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, "tools", "train.py")
+TINY = ["--backbone=resnet18", "--image_size=64", "--batch_size=2", "--model_options=embedding_dim=32",
+        "--edge_thresholds=3", "--verbose=2", "--log_pictures=false"]
+
+
+def _run(args, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, TRAIN, *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from ct_keras.data import generate_pascal_mt
+
+    path = str(tmp_path_factory.mktemp("data") / "syn")
+    generate_pascal_mt(path, 8, 2, seed=0, size=64)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, message", [
+    (["--epoch=3"], "Unknown command line flag 'epoch'"),
+    (["--flagfile=configs/nope.cfg"], "configs/nope.cfg"),
+    (["--rule=r9"], "--rule: must be one of"),
+    (["--data_dir=NOT_PASCAL"], "NOT_PASCAL"),
+    (["--model=stn"], "--task"),
+    (["--loss_weights=depth=2"], "--loss_weights"),
+])
+def test_bad_flags_fail_before_any_work(tmp_path, data_dir, args, message):
+    model_dir = tmp_path / "run"
+    if args == ["--data_dir=NOT_PASCAL"]:
+        os.makedirs(tmp_path / "NOT_PASCAL")
+        args = [f"--data_dir={tmp_path / 'NOT_PASCAL'}"]
+    result = _run([f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY, *args])
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not model_dir.exists()
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_to_the_same_step_count(tmp_path, data_dir):
+    model_dir = tmp_path / "run"
+    args = [f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY,
+            "--epochs=2", "--steps_per_epoch=6", "--backup_every=2", "--validation_steps=1"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, TRAIN, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta = model_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:  # kill as soon as epoch 2 is under way
+            if meta.exists() and json.loads(meta.read_text())["step"] >= 8:
+                break
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+        else:
+            pytest.fail("no mid-epoch backup within 300 s")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed_at = json.loads(meta.read_text())["step"]
+    assert 6 < killed_at < 12 and killed_at % 6, "killed mid-epoch 2"
+    assert (model_dir / "checkpoints" / "last.weights.h5").exists()  # epoch 1's checkpoint
+    assert not (model_dir / "metrics.json").exists()
+
+    result = _run(args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resuming from {model_dir / 'backup'} at step {killed_at}" in result.stdout
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["steps"] == 12
+    assert not (model_dir / "backup").exists()
+    for key in ("semseg_miou", "parts_miou", "edges_odsf", "saliency_maxiou", "normals_mean_angle"):
+        assert key in metrics
+    flags_txt = (model_dir / "flags.txt").read_text()
+    assert "--epochs=2" in flags_txt and "--rule=r1r" in flags_txt

@@ -1,0 +1,136 @@
+"""The trainer, its optimizer and callbacks, on a tiny CTN (in-process)."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from ct_keras.models import CompositeTaskingNet
+from ct_keras.training.callbacks import (
+    NetCheckpoint, NonFiniteLossError, ResumableBackup, StopOnNonFiniteLoss,
+)
+from ct_keras.training.optimizer import MultiRateAdam
+from ct_keras.training.schedules import learning_rate
+from ct_keras.training.trainer import CompositeTaskingTrainer
+
+SIZE = 64
+
+
+def _batch(n=2, seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = {"image": rng.uniform(0, 255, (n, SIZE, SIZE, 3)).astype("float32"),
+              "palette": rng.integers(0, 5, (n, SIZE, SIZE)).astype("int32")}
+    targets = {
+        "semseg": rng.integers(0, 21, (n, SIZE, SIZE)).astype("int32"),
+        "parts": rng.integers(0, 7, (n, SIZE, SIZE)).astype("int32"),
+        "edges": (rng.uniform(size=(n, SIZE, SIZE)) < 0.1).astype("float32"),
+        "saliency": (rng.uniform(size=(n, SIZE, SIZE)) < 0.4).astype("float32"),
+        "normals": rng.normal(size=(n, SIZE, SIZE, 3)).astype("float32"),
+    }
+    return inputs, targets
+
+
+def _trainer(lr=1e-3, encoder_share=0.01, l2=0.0, run_eagerly=True):
+    # Eager unless a test is about the graph: tracing costs more than these few steps.
+    net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
+    trainer = CompositeTaskingTrainer(net)
+    trainer.compile(optimizer=MultiRateAdam(
+        lr, rate_multipliers=[(net.encoder.trainable_variables, encoder_share)], l2=l2),
+        run_eagerly=run_eagerly)
+    return net, trainer
+
+
+def test_train_step_lowers_the_loss_and_logs_every_task():
+    net, trainer = _trainer(run_eagerly=False)
+    inputs, targets = _batch()
+    before = trainer.evaluate(inputs, targets, verbose=0, return_dict=True)
+    history = trainer.fit(inputs, targets, epochs=8, batch_size=2, verbose=0, shuffle=False)
+    after = trainer.evaluate(inputs, targets, verbose=0, return_dict=True)
+    assert set(history.history) == {"loss", "semseg_loss", "parts_loss", "edges_loss",
+                                    "saliency_loss", "normals_loss"}
+    assert after["loss"] < 0.8 * before["loss"]
+
+
+def test_encoder_steps_at_its_own_rate():
+    net, trainer = _trainer(lr=1e-3, encoder_share=0.01)
+    inputs, targets = _batch()
+    enc = net.encoder.get_layer("conv1").kernel
+    dec = net.get_layer("head").kernel
+    enc0, dec0 = np.array(enc), np.array(dec)
+    trainer.train_on_batch(inputs, targets)
+    # Adam's first step moves each weight by ≈ lr (|m̂/√v̂| = 1).
+    assert np.max(np.abs(np.array(enc) - enc0)) == pytest.approx(1e-5, rel=0.05)
+    assert np.max(np.abs(np.array(dec) - dec0)) == pytest.approx(1e-3, rel=0.05)
+
+
+def test_coupled_l2_pulls_weights_towards_zero():
+    var = keras.Variable(np.full((3,), 2.0, "float32"))
+    opt = MultiRateAdam(0.1, l2=0.5)
+    opt.apply([keras.ops.zeros((3,))], [var])
+    # The gradient is 0 + 0.5·w > 0: Adam steps down by ≈ lr.
+    np.testing.assert_allclose(np.array(var), 1.9, atol=1e-4)
+
+
+def test_multistep_schedule():
+    schedule = learning_rate("multistep", 1e-3, steps_per_epoch=10, milestones=(2, 4), factor=0.3)
+    assert [float(schedule(s)) for s in (0, 19, 20, 39, 40)] == pytest.approx(
+        [1e-3, 1e-3, 3e-4, 3e-4, 9e-5])
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate("cosine", 1e-3, 10)
+
+
+def test_mixed_float16_step_is_finite():
+    keras.config.set_dtype_policy("mixed_float16")
+    net, trainer = _trainer()
+    inputs, targets = _batch()
+    logs = trainer.train_on_batch(inputs, targets, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert net.get_layer("raw").compute_dtype == "float32"
+
+
+def test_nan_loss_stops_naming_task_and_step(tmp_path):
+    net, trainer = _trainer()
+    inputs, targets = _batch()
+    targets["normals"][0, 0, 0] = np.nan
+    ckpt = NetCheckpoint(net, str(tmp_path))
+    with pytest.raises(NonFiniteLossError, match=r"normals loss became nan at training step 1"):
+        trainer.fit(inputs, targets, epochs=2, batch_size=2, verbose=0,
+                    callbacks=[StopOnNonFiniteLoss(trainer.task_names), ckpt])
+    assert not os.listdir(tmp_path)  # nothing was saved from the broken step
+
+
+def test_checkpoints_keep_the_best_across_restarts(tmp_path):
+    net, trainer = _trainer()
+    ckpt = NetCheckpoint(net, str(tmp_path), monitor="val_loss")
+    ckpt.set_model(trainer)
+    ckpt.on_epoch_end(0, {"val_loss": 2.0})
+    best = (tmp_path / "best.weights.h5").read_bytes()
+    # A new callback (a resumed run) with a worse value keeps the old best.
+    ckpt = NetCheckpoint(net, str(tmp_path), monitor="val_loss")
+    net.get_layer("head").kernel.assign(np.zeros(net.get_layer("head").kernel.shape))
+    ckpt.on_epoch_end(1, {"val_loss": 3.0})
+    assert (tmp_path / "best.weights.h5").read_bytes() == best
+    assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 1
+    ckpt.on_epoch_end(2, {"val_loss": 1.0})
+    assert json.loads((tmp_path / "best.json").read_text()) == {
+        "epoch": 3, "monitor": "val_loss", "value": 1.0}
+    assert sorted(os.listdir(tmp_path)) == ["best.json", "best.weights.h5", "last.weights.h5"]
+
+
+def test_backup_restores_weights_and_step(tmp_path):
+    net, trainer = _trainer()
+    inputs, targets = _batch()
+    backup = ResumableBackup(str(tmp_path), save_freq=2)
+    trainer.fit(inputs, targets, epochs=1, batch_size=1, verbose=0, callbacks=[backup])
+    assert json.loads((tmp_path / "training_metadata.json").read_text()) == {"step": 2}
+    kernel = np.array(net.get_layer("head").kernel)
+
+    net2, trainer2 = _trainer()
+    trainer2(inputs)
+    assert backup.restore(trainer2)
+    assert int(trainer2.optimizer.iterations.numpy()) == 2
+    np.testing.assert_array_equal(np.array(net2.get_layer("head").kernel), kernel)
+    assert not ResumableBackup(str(tmp_path / "none")).restore(trainer2)
