@@ -1,0 +1,197 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ct_keras import metrics as ctm
+from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG
+
+
+def _values(result):
+    return {k: float(v) for k, v in result.items()}
+
+
+def _graph_update(metric, *args, **kwargs):
+    tf.function(metric.update_state)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- MeanIoU
+
+def test_mean_iou_matches_a_hand_counted_confusion_matrix():
+    y = np.array([[[0, 0, 1, 1],
+                   [2, 2, 255, 1]]], np.int32)
+    p = np.array([[[0, 1, 1, 1],
+                   [2, 0, 2, 9]]], np.int32)
+    m = ctm.MeanIoU(SEMSEG, num_classes=3)
+    m.update_state(y, p)
+    # class 0: tp 1, fp 1 (pixel 2,2→0), fn 1 (0→1)   → 1/3
+    # class 1: tp 2, fp 1 (0→1), fn 1 (1→9, out of range) → 2/4
+    # class 2: tp 1, fp 0 (void ignored), fn 1 (2→0)   → 1/2
+    expected = 100 * (1 / 3 + 2 / 4 + 1 / 2) / 3
+    assert _values(m.result()) == pytest.approx({"semseg_miou": expected}, rel=1e-6)
+    np.testing.assert_array_equal(
+        m.confusion.numpy(), [[1, 1, 0, 0], [0, 2, 0, 1], [1, 0, 1, 0]]
+    )
+
+
+def test_mean_iou_accumulates_over_batches_and_skips_classes_never_seen():
+    m = ctm.MeanIoU(SEMSEG)  # 21 classes, only 0 and 5 occur
+    m.update_state(np.zeros((1, 2, 2), np.int32), np.zeros((1, 2, 2), np.int32))
+    assert _values(m.result())["semseg_miou"] == pytest.approx(100.0)
+    m.update_state(np.full((1, 2, 2), 5, np.int32), np.array([[[5, 5], [5, 0]]], np.int32))
+    # class 0: tp 4, fp 1 → 0.8; class 5: tp 3, fn 1 → 0.75; 19 absent classes skipped.
+    assert _values(m.result())["semseg_miou"] == pytest.approx(100 * (0.8 + 0.75) / 2)
+    m.reset_state()
+    assert _values(m.result())["semseg_miou"] == 0.0
+    assert float(np.sum(m.confusion.numpy())) == 0.0
+
+
+def test_mean_iou_counts_only_selected_pixels_in_graph_mode():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, (2, 8, 8)).astype(np.int32)
+    p = rng.integers(0, 7, (2, 8, 8)).astype(np.int32)
+    mask = rng.random((2, 8, 8)) < 0.5
+    masked = ctm.MeanIoU(PARTS)
+    _graph_update(masked, tf.constant(y), tf.constant(p),
+                  sample_weight=tf.constant(mask, tf.float32))
+    # The same as scoring only the selected pixels, marking the rest void.
+    reference = ctm.MeanIoU(PARTS)
+    reference.update_state(np.where(mask, y, 255), p)
+    np.testing.assert_array_equal(masked.confusion.numpy(), reference.confusion.numpy())
+    assert masked.confusion.numpy().sum() == mask.sum()
+
+
+def test_parts_images_without_people_contribute_nothing():
+    person = np.array([[[0, 1], [1, 2]]], np.int32)
+    pred = np.array([[[0, 1], [2, 2]]], np.int32)
+    alone = ctm.MeanIoU(PARTS)
+    alone.update_state(person, pred)
+    mixed = ctm.MeanIoU(PARTS)
+    no_people = np.full((1, 2, 2), 255, np.int32)  # an image without people
+    mixed.update_state(np.concatenate([person, no_people]),
+                       np.concatenate([pred, np.full((1, 2, 2), 5, np.int32)]))
+    # The wrong "5" predictions of the empty image add no false positive to class 5.
+    np.testing.assert_array_equal(mixed.confusion.numpy(), alone.confusion.numpy())
+    assert _values(mixed.result()) == _values(alone.result())
+
+
+def test_mean_iou_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="`task` must be one of 0 \\(semseg\\), 1 \\(parts\\)"):
+        ctm.MeanIoU(EDGES)
+    with pytest.raises(ValueError, match="`num_classes` must be a positive integer"):
+        ctm.MeanIoU("semseg", num_classes=0)
+    m = ctm.MeanIoU("parts")
+    assert m.task == PARTS and m.name == "parts_miou"
+    y = np.zeros((1, 4, 4), np.int32)
+    with pytest.raises(ValueError, match="`y_pred` must hold integer class ids"):
+        m.update_state(y, np.zeros((1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"`y_pred` must have shape \[B, H, W\]"):
+        m.update_state(y, np.zeros((1, 4, 4, 3), np.int32))
+    with pytest.raises(ValueError, match="`sample_weight` must be the \\[B, H, W\\] selection"):
+        m.update_state(y, y, sample_weight=np.ones((1, 4, 5)))
+    clone = ctm.MeanIoU.from_config(m.get_config())
+    assert (clone.task, clone.num_classes, clone.name) == (PARTS, 7, "parts_miou")
+
+
+# ---------------------------------------------------------------- saliency
+
+def _saliency_reference(y, p, mask, thresholds, beta_squared):
+    """Per-image IoU / precision / recall at each threshold, averaged over images."""
+    ious, precisions, recalls = [], [], []
+    for yi, pi, mi in zip(y, p, mask):
+        if not mi.any():
+            continue
+        g = yi[mi] > 0.5
+        row_iou, row_p, row_r = [], [], []
+        for t in thresholds:
+            b = pi[mi] > t
+            tp, fp, fn = np.sum(b & g), np.sum(b & ~g), np.sum(~b & g)
+            row_iou.append(1.0 if tp + fp + fn == 0 else tp / (tp + fp + fn))
+            row_p.append(tp / (tp + fp) if tp + fp else 0.0)
+            row_r.append(tp / (tp + fn) if tp + fn else 0.0)
+        ious.append(row_iou), precisions.append(row_p), recalls.append(row_r)
+    miou = np.mean(ious, axis=0)
+    prec, rec = np.mean(precisions, axis=0), np.mean(recalls, axis=0)
+    f = (1 + beta_squared) * prec * rec / np.maximum(beta_squared * prec + rec, 1e-300)
+    return {"saliency_maxiou": 100 * miou.max(), "saliency_maxf": 100 * f.max()}
+
+
+@pytest.mark.parametrize("beta_squared", [0.3, 1.0])
+def test_saliency_matches_per_image_numpy_scores(beta_squared):
+    rng = np.random.default_rng(1)
+    y = (rng.random((4, 6, 6)) < 0.4).astype(np.float32)
+    y[1] = 0.0  # an image with nothing salient
+    p = np.clip(0.6 * y + 0.5 * rng.random((4, 6, 6)), 0, 1).astype(np.float32)
+    mask = rng.random((4, 6, 6)) < 0.7
+    mask[3] = False  # an image where the palette never asks for saliency: not counted
+    m = ctm.SaliencyMaxIoU(beta_squared=beta_squared)
+    m.update_state(y[:2], p[:2], sample_weight=mask[:2])
+    _graph_update(m, tf.constant(y[2:]), tf.constant(p[2:]), sample_weight=tf.constant(mask[2:]))
+    expected = _saliency_reference(y, p, mask, np.linspace(0.2, 0.9, 15), beta_squared)
+    assert _values(m.result()) == pytest.approx(expected, rel=1e-5)
+    assert float(m.images.numpy()) == 3
+
+
+def test_saliency_conventions_for_empty_images_and_reset():
+    m = ctm.SaliencyMaxIoU(thresholds=[0.5])
+    # Neither labelled nor predicted salient: IoU 1, precision = recall = 0.
+    m.update_state(np.zeros((1, 3, 3), np.float32), np.zeros((1, 3, 3), np.float32))
+    assert _values(m.result()) == {"saliency_maxiou": 100.0, "saliency_maxf": 0.0}
+    # A prediction exactly at the threshold is not salient (p > t, as ASTMT).
+    m.update_state(np.ones((1, 3, 3), np.float32), np.full((1, 3, 3), 0.5, np.float32))
+    assert _values(m.result())["saliency_maxiou"] == pytest.approx(50.0)
+    m.reset_state()
+    assert float(m.images.numpy()) == 0 and _values(m.result())["saliency_maxiou"] == 0.0
+    with pytest.raises(ValueError, match="`thresholds` must be a non-empty 1-D list"):
+        ctm.SaliencyMaxIoU(thresholds=[0.5, 1.5])
+
+
+# ---------------------------------------------------------------- normals
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_normals_angles_match_numpy_including_the_histogram_median():
+    rng = np.random.default_rng(2)
+    y = _unit(rng.standard_normal((3, 9, 7, 3))).astype(np.float32)
+    p = _unit(y + 0.6 * rng.standard_normal(y.shape)).astype(np.float32)
+    y[0, :2] = 0.0  # invalid labels
+    mask = rng.random((3, 9, 7)) < 0.8
+    m = ctm.NormalsAngleError()
+    m.update_state(y[:1], p[:1], sample_weight=mask[:1])
+    _graph_update(m, tf.constant(y[1:]), tf.constant(p[1:]), sample_weight=tf.constant(mask[1:]))
+
+    valid = mask & np.any(y != 0, axis=-1)
+    cos = np.sum(y.astype(np.float64) * p, axis=-1) / np.linalg.norm(p, axis=-1)
+    angles = np.degrees(np.arccos(np.clip(cos, -1, 1)))[valid]
+    got = _values(m.result())
+    assert float(m.count.numpy()) == valid.sum()
+    assert got["normals_mean_angle"] == pytest.approx(angles.mean(), abs=1e-4)
+    assert got["normals_rmse_angle"] == pytest.approx(np.sqrt(np.mean(angles ** 2)), abs=1e-4)
+    assert abs(got["normals_median_angle"] - np.median(angles)) <= 0.005 + 1e-4
+    for key, limit in (("11_25", 11.25), ("22_5", 22.5), ("30", 30.0)):
+        expected = 100 * np.mean(angles < limit)
+        assert got[f"normals_within_{key}"] == pytest.approx(expected, abs=1e-4)
+    # With an odd count the median is one order statistic: again within half a bin.
+    odd = ctm.NormalsAngleError(bin_width=0.5)
+    odd.update_state(y[1:2, :1, :5], p[1:2, :1, :5])
+    exact = np.median(np.degrees(np.arccos(np.clip(np.sum(y[1, 0, :5] * p[1, 0, :5], -1), -1, 1))))
+    assert abs(float(odd.result()["normals_median_angle"]) - exact) <= 0.25 + 1e-4
+
+
+def test_normals_small_angles_and_special_vectors():
+    m = ctm.NormalsAngleError()
+    angle = np.radians(0.02)
+    y = np.array([[[[0, 0, 1], [0, 0, 1], [0, 0, 0]]]], np.float32)
+    p = np.array([[[[np.sin(angle), 0, np.cos(angle)], [0, 0, 0], [1, 0, 0]]]], np.float32)
+    m.update_state(y, p)
+    got = _values(m.result())
+    # 0.02° survives (arccos of a float32 dot product would give 0); a zero prediction
+    # is 90°; the zero label is not counted.
+    assert float(m.count.numpy()) == 2
+    assert got["normals_mean_angle"] == pytest.approx((0.02 + 90) / 2, abs=1e-4)
+    assert got["normals_within_11_25"] == pytest.approx(50.0)
+    m.reset_state()
+    assert all(v == 0 for v in _values(m.result()).values())
+    with pytest.raises(ValueError, match=r"`y_true` must have shape \[B, H, W, 3\]"):
+        m.update_state(np.zeros((1, 2, 2), np.float32), np.zeros((1, 2, 2), np.float32))
