@@ -195,3 +195,79 @@ def test_normals_small_angles_and_special_vectors():
     assert all(v == 0 for v in _values(m.result()).values())
     with pytest.raises(ValueError, match=r"`y_true` must have shape \[B, H, W, 3\]"):
         m.update_state(np.zeros((1, 2, 2), np.float32), np.zeros((1, 2, 2), np.float32))
+
+
+# ---------------------------------------------------------------- edges
+
+def _line_image(rows=(), cols=(), size=128):
+    image = np.zeros((1, size, size), np.float32)
+    for r in rows:
+        image[0, r, 10:size - 10] = 1.0
+    for c in cols:
+        image[0, 10:size - 10, c] = 1.0
+    return image
+
+
+# The BSDS matcher pairs pixels through a random sparse outlier graph (seeded from the
+# clock), so a few of ~100 edge pixels can stay unmatched even when a perfect pairing
+# exists: matched counts are checked within this many pixels, everything else exactly.
+MATCH_NOISE = 4
+
+
+def test_edges_odsf_perfect_empty_and_shifted_predictions():
+    label = _line_image(rows=(40,), cols=(90,))
+    soft = 0.8 * label  # a confident prediction; thresholds above 0.8 find nothing
+
+    def odsf(pred, label=label, **kwargs):
+        m = ctm.EdgesOdsF(thresholds=3, **kwargs)
+        m.update_state(label, pred)
+        return _values(m.result())["edges_odsf"]
+
+    assert odsf(soft) >= 97.0
+    assert odsf(np.zeros_like(label)) == 0.0
+    # 0.0075 × the 181-pixel diagonal = 1.36 pixels: one pixel off still matches,
+    # five pixels off does not.
+    assert odsf(_line_image(rows=(41,), cols=(91,))) >= 97.0
+    row = _line_image(rows=(40,))
+    assert odsf(_line_image(rows=(45,)), row) == 0.0
+    assert odsf(_line_image(rows=(45,)), row, max_dist=0.05) >= 97.0
+
+
+def test_edges_counts_thresholds_and_thinning():
+    label = _line_image(rows=(40,))
+    # A 3-pixel-thick band around the line: thinned to one pixel before matching.
+    thick = np.zeros_like(label)
+    thick[0, 39:42, 10:118] = 0.6
+    thick[0, 80, 10:118] = 0.3  # a weak false edge, found only at low thresholds
+    counts = ctm.edge_match_counts(thick, label, np.ones_like(label, bool), [0.2, 0.5, 0.7])
+    n = label.sum()
+    assert counts[1].tolist() == [n, n, n]  # sumR: every label pixel at every threshold
+    assert n - MATCH_NOISE <= counts[0, 1] <= n  # recall ≈ 1
+    assert n - 2 <= counts[3, 1] <= n + 2  # thinned: about one line, not three
+    assert counts[3, 0] == counts[3, 1] + n  # plus the false edge at t = 0.2...
+    assert counts[2, 0] <= counts[3, 1]  # ...which matches nothing
+    assert counts[:, 2].tolist() == [0, n, 0, 0]  # nothing above 0.6
+    m = ctm.EdgesOdsF(thresholds=[0.7, 0.2, 0.5])
+    _graph_update(m, tf.constant(label), tf.constant(thick))
+    got = m.counts.numpy()
+    np.testing.assert_array_equal(got[[1, 3]], counts[[1, 3]])
+    np.testing.assert_allclose(got[[0, 2]], counts[[0, 2]], atol=MATCH_NOISE)
+    assert ctm.EdgesOdsF().thresholds == pytest.approx(np.arange(1, 100) / 100)
+
+
+def test_edges_unselected_pixels_are_zeroed_in_prediction_and_label():
+    label = _line_image(rows=(40,), cols=(90,))
+    pred = _line_image(rows=(40, 100))  # misses column 90, adds row 100...
+    pred[0, 50:118, 20] = 1.0  # ...and part of column 20
+    mask = np.zeros_like(label, bool)
+    mask[0, :64, :64] = True  # only the top-left quadrant is edges
+    m = ctm.EdgesOdsF(thresholds=1)
+    m.update_state(label, pred, sample_weight=mask)
+    # Inside the quadrant: row 40 (columns 10..63) in both, column 20 (rows 50..63).
+    cnt_r, sum_r, cnt_p, sum_p = m.counts.numpy()[:, 0]
+    assert sum_r == 54 and sum_p == 54 + 14
+    assert 54 - MATCH_NOISE <= cnt_r == cnt_p <= 54
+    m.reset_state()
+    assert not m.counts.numpy().any()
+    with pytest.raises(ValueError, match="`thresholds` must be a positive count"):
+        ctm.EdgesOdsF(thresholds=0)
