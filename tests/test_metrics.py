@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -271,3 +273,122 @@ def test_edges_unselected_pixels_are_zeroed_in_prediction_and_label():
     assert not m.counts.numpy().any()
     with pytest.raises(ValueError, match="`thresholds` must be a positive count"):
         ctm.EdgesOdsF(thresholds=0)
+
+
+# ---------------------------------------------------------------- multi-task
+
+TABLE1_STN_S = {"edges_odsf": 69.50, "semseg_miou": 63.69, "parts_miou": 58.76,
+                "normals_mean_angle": 15.58, "saliency_maxiou": 69.38}
+TABLE1_MHN_S = {"edges_odsf": 68.10, "semseg_miou": 60.77, "parts_miou": 54.21,
+                "normals_mean_angle": 16.44, "saliency_maxiou": 67.21}
+TABLE1_CTN_R1R = {"edges_odsf": 68.60, "semseg_miou": 62.45, "parts_miou": 52.59,
+                  "normals_mean_angle": 16.93, "saliency_maxiou": 67.81}
+
+
+def test_delta_m_reproduces_the_paper_and_its_signs():
+    assert ctm.delta_m(TABLE1_MHN_S, TABLE1_STN_S) == pytest.approx(-4.60, abs=0.005)
+    assert ctm.delta_m(TABLE1_CTN_R1R, TABLE1_STN_S) == pytest.approx(-4.93, abs=0.005)
+    assert ctm.delta_m(TABLE1_STN_S, TABLE1_STN_S) == 0.0
+    # Lower is better for the normals angle: a smaller error is a gain.
+    better_normals = dict(TABLE1_STN_S, normals_mean_angle=15.58 * 0.9)
+    assert ctm.delta_m(better_normals, TABLE1_STN_S) == pytest.approx(10.0 / 5)
+    better_seg = {"semseg_miou": tf.constant(70.059), "normals_within_30": 1.0}
+    assert ctm.delta_m(better_seg, TABLE1_STN_S) == pytest.approx(10.0, rel=1e-4)
+    with pytest.raises(ValueError, match="share none of the headline metrics"):
+        ctm.delta_m({"normals_within_30": 50.0}, TABLE1_STN_S)
+    with pytest.raises(ValueError, match="`baseline\\['edges_odsf'\\]` must be non-zero"):
+        ctm.delta_m(TABLE1_STN_S, dict(TABLE1_STN_S, edges_odsf=0.0))
+
+
+def test_paper_row_follows_table_1_column_order():
+    assert ctm.paper_row(TABLE1_CTN_R1R) == "| 68.60 | 62.45 | 52.59 | 16.93 | 67.81 |"
+    only_saliency = {"saliency_maxiou": np.float32(67.814)}
+    assert ctm.paper_row(only_saliency) == "| – | – | – | – | 67.81 |"
+    assert ctm.paper_row(TABLE1_MHN_S, TABLE1_STN_S).endswith("| 16.44 | 67.21 | -4.60% |")
+
+
+def test_task_metrics_result_keys_and_task_ids():
+    metrics = ctm.task_metrics(edge_thresholds=2)
+    assert [m.task for m in metrics] == [SEMSEG, PARTS, EDGES, SALIENCY, NORMALS]
+    assert metrics[2].thresholds == pytest.approx([1 / 3, 2 / 3])
+    keys = [k for m in metrics for k in m.result()]
+    assert keys == ["semseg_miou", "parts_miou", "edges_odsf", "saliency_maxiou",
+                    "saliency_maxf", "normals_mean_angle", "normals_median_angle",
+                    "normals_rmse_angle", "normals_within_11_25", "normals_within_22_5",
+                    "normals_within_30"]
+    assert set(keys) == set(ctm.HIGHER_IS_BETTER)
+    assert [m.task for m in ctm.task_metrics([NORMALS, SEMSEG])] == [NORMALS, SEMSEG]
+    assert len({m.name for m in metrics}) == 5  # distinct names, as a Keras model needs
+    for m in metrics:
+        config = json.loads(json.dumps(m.get_config()))
+        assert type(m).from_config(config).get_config() == m.get_config()
+    with pytest.raises(ValueError, match="`tasks` must hold task ids in \\[0, 5\\)"):
+        ctm.task_metrics([0, 5])
+
+
+# ---------------------------------------------------------------- distribution
+
+# Two virtual CPUs must be configured before TensorFlow starts, hence a fresh process.
+_MIRRORED_SCRIPT = """
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from ct_keras import metrics as ctm
+
+rng = np.random.default_rng(0)
+B, H, W = 4, 16, 16
+mask = rng.random((B, H, W)) < 0.7
+inputs = {
+    "0": (rng.integers(0, 21, (B, H, W)), rng.integers(0, 21, (B, H, W))),
+    "2": (rng.random((B, H, W)) < 0.1, rng.random((B, H, W))),
+    "3": (rng.random((B, H, W)) < 0.5, rng.random((B, H, W))),
+    "4": (rng.standard_normal((B, H, W, 3)), rng.standard_normal((B, H, W, 3))),
+}
+inputs = {k: (np.asarray(y, np.int32 if k == "0" else np.float32),
+              np.asarray(p, np.int32 if k == "0" else np.float32)) for k, (y, p) in inputs.items()}
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    distributed = ctm.task_metrics([0, 2, 3, 4], edge_thresholds=3)
+batches = strategy.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensor_slices(dict(inputs, mask=mask)).batch(B))
+
+@tf.function
+def step(batch):
+    for m in distributed:
+        m.update_state(*batch[str(m.task)], sample_weight=batch["mask"])
+
+for batch in batches:
+    replicas = len(strategy.experimental_local_results(batch["mask"]))
+    strategy.run(step, args=(batch,))
+single = ctm.task_metrics([0, 2, 3, 4], edge_thresholds=3)
+for m in single:
+    m.update_state(*inputs[str(m.task)], sample_weight=mask)
+results = lambda ms: {k: float(v) for m in ms for k, v in m.result().items()}
+counts = lambda ms: [float(ms[2].images.numpy()), float(ms[3].count.numpy())]
+print(json.dumps({"replicas": replicas, "distributed": results(distributed),
+                  "single": results(single), "counts": [counts(distributed), counts(single)]}))
+"""
+
+
+@pytest.mark.slow
+def test_metrics_sum_over_replicas_of_a_mirrored_strategy():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    run = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2
+    # The variables read back as the sum over both replicas.
+    assert out["counts"][0] == out["counts"][1] and out["counts"][0][0] == 4
+    single = out["single"]
+    assert single["saliency_maxiou"] > 0 and single["semseg_miou"] > 0
+    edges = single.pop("edges_odsf"), out["distributed"].pop("edges_odsf")
+    assert out["distributed"] == pytest.approx(single, rel=1e-6)
+    assert edges[0] == pytest.approx(edges[1], abs=3.0)  # matcher noise only
