@@ -255,6 +255,8 @@ def test_edges_counts_thresholds_and_thinning():
     np.testing.assert_array_equal(got[[1, 3]], counts[[1, 3]])
     np.testing.assert_allclose(got[[0, 2]], counts[[0, 2]], atol=MATCH_NOISE)
     assert ctm.EdgesOdsF().thresholds == pytest.approx(np.arange(1, 100) / 100)
+    with pytest.raises(ValueError, match="`thresholds` must be ascending"):
+        ctm.edge_match_counts(thick, label, np.ones_like(label, bool), [0.5, 0.2])
 
 
 def test_edges_unselected_pixels_are_zeroed_in_prediction_and_label():

@@ -9,7 +9,7 @@ from ct_keras.tasks import EDGES
 def edge_match_counts(pred, label, selected, thresholds, max_dist=0.0075):
     """BSDS boundary matching of a batch: `[4, T]` float64 `(cntR, sumR, cntP, sumP)`.
 
-    For each image and threshold t (ascending) the prediction `p >= t` is thinned
+    For each image and threshold t (`thresholds` ascending) the prediction `p >= t` is thinned
     (BSDS `bwmorph(..., 'thin', inf)`) and matched one-to-one to the label pixels
     with pyEdgeEval's `correspond_pixels` (the BSDS `correspondPixels`), within
     `max_dist` × the image diagonal. cntR / sumR = matched / all label pixels,
@@ -20,6 +20,8 @@ def edge_match_counts(pred, label, selected, thresholds, max_dist=0.0075):
     from pyEdgeEval._lib import correspond_pixels
     from pyEdgeEval.preprocess import binary_thin
 
+    if np.any(np.diff(thresholds) < 0):
+        raise ValueError(f"`thresholds` must be ascending. Received {list(thresholds)}")
     counts = np.zeros((4, len(thresholds)), np.float64)
     for p, y, s in zip(pred, label, selected):
         p = np.where(s, p, 0.0)
