@@ -36,7 +36,7 @@ def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
     metrics = {"rule": rule}
     if rule == "s":
         for k in tasks:
-            logs = _run(net, dataset("s", TASK_NAMES[k]), [k], edge_thresholds, steps, verbose)
+            logs = _run(net, dataset("s", k), [k], edge_thresholds, steps, verbose)
             metrics.update({key: v for key, v in logs.items() if key.startswith(TASK_NAMES[k])})
     else:
         metrics.update(_run(net, dataset(rule), tasks, edge_thresholds, steps, verbose))

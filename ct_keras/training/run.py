@@ -141,7 +141,7 @@ def _load_init_weights(net, path):
 
 
 def _datasets(config, global_batch):
-    task = config.task or None
+    task = TASK_NAMES.index(config.task) if config.task else None
     rule = "s" if config.model == "stn" else config.rule
     train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
                          batch_size=global_batch, augment=config.augment, seed=config.seed,
