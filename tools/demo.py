@@ -1,10 +1,13 @@
-"""The `make demo` job: the built-in synthetic PASCAL-MT through the real pipeline and the model.
+"""The end of `make demo`: what the demo run learned, against the best constant prediction,
+and composite pictures of its predictions.
 
-    python tools/demo.py [--data_dir=data/synthetic_pascal_mt] [--out=exported/demo]
+    python tools/demo.py [--model_dir=runs/demo] [--out=exported/demo]
 
-Generates the synthetic data set in the real on-disk format (first run only), reads a
-validation batch with the R1r and R2 palette rules, runs a CompositeTaskingNet (ResNet34,
-256²) on it and writes one picture per rule: image | Task Palette | composite prediction.
+`make demo` first trains with `tools/train.py --flagfile=configs/demo.cfg` (the synthetic
+PASCAL-MT, generated on first use), exports it, then runs this: it reads the run's
+metrics.json (rule S evaluation on the validation split), scores the best constant
+prediction of each task on the same split, prints both, and writes one picture per
+palette rule (R1r, R2): image | Task Palette | composite prediction.
 """
 
 import os
@@ -17,55 +20,73 @@ from absl import app, flags  # noqa: E402
 
 from _cli import run  # noqa: E402
 
-flags.DEFINE_string("data_dir", "data/synthetic_pascal_mt", "Where the synthetic set is (made if absent).")
-flags.DEFINE_string("out", "exported/demo", "Where the pictures go.")
-flags.DEFINE_string("weights", None, "Optional .weights.h5 to load (e.g. from tools/import_torch_checkpoint.py).")
-flags.DEFINE_integer("num_train", 40, "Synthetic training images to generate.")
-flags.DEFINE_integer("num_val", 8, "Synthetic validation images to generate.")
-flags.DEFINE_integer("seed", 0, "Seed of the data set and the palettes.")
+flags.DEFINE_string("model_dir", "runs/demo", "The demo's training run (tools/train.py --flagfile=configs/demo.cfg).")
+flags.DEFINE_string("out", "exported/demo", "Where the pictures and the report go.")
+flags.DEFINE_integer("seed", 0, "Seed of the pictures' palettes.")
 FLAGS = flags.FLAGS
+
+ROWS = (  # (task, metric key, label, higher is better)
+    ("semseg", "semseg_miou", "mIoU %", True),
+    ("parts", "parts_miou", "mIoU %", True),
+    ("edges", "edges_odsf", "odsF %", True),
+    ("saliency", "saliency_maxiou", "max-IoU %", True),
+    ("normals", "normals_mean_angle", "mean angle °", False),
+)
+
+
+def report(metrics, constant):
+    lines = ["| task | metric | trained CTN | best constant | above constant |", "|---|---|---|---|---|"]
+    for task, key, label, higher in ROWS:
+        better = metrics[key] > constant[key] if higher else metrics[key] < constant[key]
+        lines.append(f"| {task} | {label} | {metrics[key]:.2f} | {constant[key]:.2f} | "
+                     f"{'yes' if better else 'NO'} |")
+    return "\n".join(lines)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.weights and not os.path.isfile(FLAGS.weights):
-        raise FileNotFoundError(f"--weights file {FLAGS.weights} does not exist")
     import numpy as np
     from PIL import Image
 
     from ct_keras import tasks
-    from ct_keras.data import detect_layout, generate_pascal_mt, make_dataset
-    from ct_keras.models import CompositeTaskingNet
-    from ct_keras.models.complexity import count_params
+    from ct_keras.data import make_dataset
+    from ct_keras.models import load_model_dir
+    from ct_keras.training.constant_baselines import constant_baselines
+    from ct_keras.training.run import read_metrics
 
-    if not os.path.isdir(FLAGS.data_dir):
-        print(f"Generating the synthetic PASCAL-MT in {FLAGS.data_dir} …", flush=True)
-        generate_pascal_mt(FLAGS.data_dir, FLAGS.num_train, FLAGS.num_val, seed=FLAGS.seed, size=256)
-    detect_layout(FLAGS.data_dir)  # a folder that is not PASCAL-MT fails here, before any work
-    model = CompositeTaskingNet(backbone="resnet34", image_size=256)
-    if FLAGS.weights:
-        model.load_weights(FLAGS.weights)
-    trainable, _ = count_params(model)
-    print(f"CompositeTaskingNet(resnet34, 256²): {trainable:,} trainable parameters")
+    metrics_path = os.path.join(FLAGS.model_dir, "metrics.json")
+    if not os.path.isfile(metrics_path):
+        raise FileNotFoundError(f"{metrics_path} not found: train first "
+                                "(tools/train.py --flagfile=configs/demo.cfg)")
+    flags_path = os.path.join(FLAGS.model_dir, "flags.txt")
+    data_dir = next(line.strip().split("=", 1)[1] for line in open(flags_path)
+                    if line.startswith("--data_dir="))
+    edge_thresholds = next(int(line.strip().split("=", 1)[1]) for line in open(flags_path)
+                           if line.startswith("--edge_thresholds="))
+    net = load_model_dir(FLAGS.model_dir, "best")
+    size = net.image_hw[0]
+    metrics = read_metrics(metrics_path)
+    constant = constant_baselines(data_dir, image_size=size, edge_thresholds=edge_thresholds)
+    text = report(metrics, constant)
     os.makedirs(FLAGS.out, exist_ok=True)
+    with open(os.path.join(FLAGS.out, "report.md"), "w") as f:
+        f.write(text + "\n")
+    print(f"Validation split of {data_dir}, rule S (each task over the whole image):\n{text}")
+
     for rule in ("r1r", "r2"):
-        ds = make_dataset(FLAGS.data_dir, "val", rule=rule, image_size=(256, 256), batch_size=2,
+        ds = make_dataset(data_dir, "val", rule=rule, image_size=(size, size), batch_size=3,
                           augment=False, seed=FLAGS.seed)
         inputs, _ = next(iter(ds))
         inputs = {k: v.numpy() for k, v in inputs.items()}
-        raw = model.predict(inputs, verbose=0)
+        raw = net.predict(inputs, verbose=0)
         rows = [np.concatenate([inputs["image"][i].astype(np.uint8),
                                 tasks.colourise_palette(inputs["palette"][i]),
                                 tasks.colourise(raw[i], inputs["palette"][i])], axis=1)
                 for i in range(len(raw))]
         path = os.path.join(FLAGS.out, f"composite_{rule}.png")
         Image.fromarray(np.concatenate(rows, axis=0)).save(path)
-        counts = np.bincount(inputs["palette"].ravel(), minlength=tasks.NUM_TASKS)
-        share = ", ".join(f"{n} {c / counts.sum():.0%}" for n, c in zip(tasks.TASK_NAMES, counts))
-        print(f"{rule}: palette shares {share}; wrote {path}")
-    if not FLAGS.weights:
-        print("The weights are untrained: training (tools/train.py) is not part of this release yet.")
+        print(f"Wrote {path} (image | Task Palette | composite prediction)")
 
 
 if __name__ == "__main__":

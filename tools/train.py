@@ -56,6 +56,7 @@ f.DEFINE_integer("backup_every", 50, "Training steps between backups (0 = at epo
 f.DEFINE_string("final_rule", "s", "Rule of the evaluation at the end (s = the paper's Table 1).")
 f.DEFINE_integer("edge_thresholds", 99, "Thresholds of the edges odsF.")
 f.DEFINE_bool("log_pictures", True, "A composite-prediction picture in TensorBoard each epoch.")
+f.DEFINE_bool("overwrite", False, "Train again from scratch in a --model_dir that holds a finished run.")
 f.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["model_dir", "data_dir"])
 FLAGS = flags.FLAGS

@@ -63,6 +63,7 @@ class TrainConfig:
     final_rule: str = "s"          # rule of the final evaluation
     edge_thresholds: int = 99
     log_pictures: bool = True
+    overwrite: bool = False        # start afresh in a model_dir that holds a finished run
     verbose: int = 1
 
     def check(self):
@@ -106,6 +107,19 @@ class TrainConfig:
             bad("data_dir", f"{self.data_dir} does not exist")
         if os.path.isdir(self.data_dir):
             detect_layout(self.data_dir)  # names the folder if it is not PASCAL-MT
+        finished = os.path.join(self.model_dir, "metrics.json")
+        if os.path.isfile(finished) and not self.overwrite:
+            bad("model_dir", f"{self.model_dir} holds a finished run ({finished}); pass --overwrite "
+                "to train it again from scratch, or choose another --model_dir")
+
+
+def clear_finished_run(model_dir):
+    """Removes what a finished run left (checkpoints, logs, metrics) before training anew."""
+    if not os.path.isfile(os.path.join(model_dir, "metrics.json")):
+        return
+    for name in ("checkpoints", "logs", "backup"):
+        shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+    os.remove(os.path.join(model_dir, "metrics.json"))
 
 
 def synthetic_sizes(value):
@@ -156,6 +170,8 @@ def train(config):
     """Trains, checkpoints, evaluates; returns the final metrics dict. Resumes from
     `<model_dir>/backup` if a previous run with the same flags was interrupted."""
     config.check()
+    if config.overwrite:
+        clear_finished_run(config.model_dir)
     if config.synthetic and not os.path.isdir(config.data_dir):
         n_train, n_val = synthetic_sizes(config.synthetic)
         print(f"Generating a synthetic PASCAL-MT ({n_train} train, {n_val} val) in {config.data_dir} …",

@@ -1,0 +1,71 @@
+"""Evaluates a trained model on the PASCAL-MT validation split under a Task Palette rule.
+
+    python tools/evaluate.py --model_dir=runs/r2_ctn --rule=s [--baseline=runs/stn/metrics.json]
+
+Prints the paper's table row (Edge odsF, SemSeg mIoU, Parts mIoU, Normals mean angle,
+Saliency max-IoU) and Δm against --baseline; writes the metrics as JSON (default
+<model_dir>/metrics.json for rule s, <model_dir>/metrics_<rule>.json for the others).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from _cli import run  # noqa: E402
+
+flags.DEFINE_string("model_dir", None, "A folder written by tools/train.py.")
+flags.DEFINE_string("checkpoint", "best", "best|last.")
+flags.DEFINE_string("data_dir", None, "PASCAL-MT; default: the --data_dir the model was trained on.")
+flags.DEFINE_string("rule", "s", "s (each task over the whole image) | r1r | rrnd | r2 | r3.")
+flags.DEFINE_string("baseline", None, "metrics.json of a baseline (e.g. the STNs) for Δm.")
+flags.DEFINE_integer("batch_size", 10, "Batch size.")
+flags.DEFINE_integer("seed", 0, "Seed of the validation palettes (R1r, Rrnd).")
+flags.DEFINE_integer("edge_thresholds", 99, "Thresholds of the edges odsF (99 = the paper's protocol).")
+flags.DEFINE_integer("steps", 0, "Evaluate only this many batches (0 = the whole split).")
+flags.DEFINE_string("output", None, "Where to write the metrics JSON.")
+flags.mark_flag_as_required("model_dir")
+FLAGS = flags.FLAGS
+
+
+def _trained_data_dir(model_dir):
+    path = os.path.join(model_dir, "flags.txt")
+    if os.path.isfile(path):
+        for line in open(path):
+            if line.startswith("--data_dir="):
+                return line.strip().split("=", 1)[1]
+    raise ValueError(f"--data_dir is needed: {path} does not name the training data")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from ct_keras.data import RULES, detect_layout
+    from ct_keras.models import load_model_dir
+    from ct_keras.training.evaluation import evaluate_net, summary, write_metrics
+    from ct_keras.training.run import read_metrics
+
+    if FLAGS.rule not in RULES:
+        raise ValueError(f"--rule: must be one of {RULES}, not {FLAGS.rule!r}")
+    if FLAGS.baseline and not os.path.isfile(FLAGS.baseline):
+        raise FileNotFoundError(f"--baseline: {FLAGS.baseline} does not exist")
+    data_dir = FLAGS.data_dir or _trained_data_dir(FLAGS.model_dir)
+    detect_layout(data_dir)
+    net = load_model_dir(FLAGS.model_dir, FLAGS.checkpoint)
+    metrics = evaluate_net(net, data_dir, rule=FLAGS.rule, image_size=net.image_hw,
+                           batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+                           edge_thresholds=FLAGS.edge_thresholds, steps=FLAGS.steps or None,
+                           verbose=1)
+    baseline = read_metrics(FLAGS.baseline) if FLAGS.baseline else None
+    print(summary(metrics, baseline))
+    default = "metrics.json" if FLAGS.rule == "s" else f"metrics_{FLAGS.rule}.json"
+    output = FLAGS.output or os.path.join(FLAGS.model_dir, default)
+    write_metrics(output, metrics)
+    print(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+    run(main)
