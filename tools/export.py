@@ -110,6 +110,9 @@ def main(argv):
         )
     if FLAGS.version is not None and FLAGS.version < 0:
         raise app.UsageError(f"--version must be a non-negative integer. Received {FLAGS.version}")
+    if FLAGS.version is not None and os.path.exists(os.path.join(FLAGS.export_dir, str(FLAGS.version))):
+        raise ValueError(f"{os.path.join(FLAGS.export_dir, str(FLAGS.version))} already exists: "
+                         "a served version is never overwritten; pick another --version")
     if FLAGS.sample_image and not os.path.isfile(FLAGS.sample_image):
         raise FileNotFoundError(f"--sample_image file {FLAGS.sample_image} does not exist")
 

@@ -192,16 +192,22 @@ class ServingModule(tf.Module):
 
         def decode(data):
             image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            shape = tf.shape(image)
-            image = self._checked(
-                image, tf.reduce_all(tf.equal(shape[:2], [height, width])),
-                [f"`image_bytes` must decode to {height}x{width} images (the size this model "
-                 "was exported at); received height, width:", shape[0], shape[1]],
-                "check_encoded_image_size")
-            return tf.ensure_shape(tf.cast(image, tf.float32), [height, width, 3])
+            # Cropped or padded to the model's size so that the batch stacks; the sizes
+            # are checked below, outside the loop (an Assert inside it does not gate).
+            fixed = tf.image.resize_with_crop_or_pad(image, height, width)
+            return tf.cast(fixed, tf.float32), tf.shape(image)[:2]
 
-        return tf.map_fn(decode, image_bytes,
-                         fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32))
+        images, sizes = tf.map_fn(
+            decode, image_bytes,
+            fn_output_signature=(tf.TensorSpec([height, width, 3], tf.float32),
+                                 tf.TensorSpec([2], tf.int32)))
+        if self.check_inputs:
+            images = self._checked(
+                images, tf.reduce_all(tf.equal(sizes, [height, width])),
+                [f"`image_bytes` must decode to {height}x{width} images (the size this model "
+                 "was exported at); received [height, width] per image:", sizes],
+                "check_encoded_image_size")
+        return images
 
     def all_tasks(self, image):
         image = self._check_image(tf.cast(image, tf.float32))

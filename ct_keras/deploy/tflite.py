@@ -10,6 +10,7 @@ caller of a `.tflite` file checks its inputs (`ct_keras.deploy.user_inputs`).
 import os
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -98,7 +99,10 @@ def convert(saved_model_dir, quantization="fp32", representative_dataset=None):
     """Converts a static-shape `ServingModule` SavedModel; returns the `.tflite` bytes."""
     converter = converter_for(saved_model_dir, quantization, representative_dataset)
     try:
-        content = converter.convert()
+        with warnings.catch_warnings():
+            # The int8 calibrator still runs the deprecated tf.lite.Interpreter inside TF.
+            warnings.filterwarnings("ignore", message=r"[\s\S]*tf.lite.Interpreter is deprecated")
+            content = converter.convert()
     except Exception as e:  # ConverterError lives in a private module
         message = str(e)
         if "Flex" in message or "TF Select" in message or "neither a custom op nor a flex op" in message:
