@@ -21,6 +21,8 @@ $(STAMP): setup.cfg setup.py
 # best constant prediction and draws its composite predictions.
 demo: install
 	$(PY) tools/train.py --flagfile=configs/demo.cfg
+	$(PY) tools/export.py --model_dir=runs/demo --export_dir=exported/demo_model --tflite=fp32 \
+		--data_dir=data/synthetic_pascal_mt_96
 	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
 
 test: install
