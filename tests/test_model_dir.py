@@ -40,3 +40,14 @@ def test_model_dir_errors_name_the_path(tmp_path):
         load_model_dir(str(tmp_path))
     with pytest.raises(ValueError, match="checkpoint"):
         load_model_dir(str(tmp_path), "middle")
+
+
+def test_read_flag_names_the_missing_flag(tmp_path):
+    from ct_keras.models.model_dir import read_flag, write_atomically
+
+    write_atomically(str(tmp_path / "flags.txt"), "--data_dir=/data/pmt\n--epochs=3\n")
+    assert read_flag(str(tmp_path), "data_dir") == "/data/pmt"
+    assert read_flag(str(tmp_path), "epochs") == "3"
+    with pytest.raises(ValueError, match="does not give --rule"):
+        read_flag(str(tmp_path), "rule")
+    assert not (tmp_path / "flags.txt.tmp").exists()

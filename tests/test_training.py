@@ -134,3 +134,13 @@ def test_backup_restores_weights_and_step(tmp_path):
     assert int(trainer2.optimizer.iterations.numpy()) == 2
     np.testing.assert_array_equal(np.array(net2.get_layer("head").kernel), kernel)
     assert not ResumableBackup(str(tmp_path / "none")).restore(trainer2)
+
+
+def test_init_weights_of_another_model_is_a_clear_error(tmp_path):
+    from ct_keras.training.run import _load_init_weights
+
+    path = str(tmp_path / "other.weights.h5")
+    CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=16).save_weights(path)
+    net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
+    with pytest.raises(ValueError, match="--init_weights: .*other.weights.h5 does not fit"):
+        _load_init_weights(net, path)

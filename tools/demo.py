@@ -52,6 +52,7 @@ def main(argv):
     from ct_keras import tasks
     from ct_keras.data import make_dataset
     from ct_keras.models import load_model_dir
+    from ct_keras.models.model_dir import read_flag
     from ct_keras.training.constant_baselines import constant_baselines
     from ct_keras.training.run import read_metrics
 
@@ -59,11 +60,8 @@ def main(argv):
     if not os.path.isfile(metrics_path):
         raise FileNotFoundError(f"{metrics_path} not found: train first "
                                 "(tools/train.py --flagfile=configs/demo.cfg)")
-    flags_path = os.path.join(FLAGS.model_dir, "flags.txt")
-    data_dir = next(line.strip().split("=", 1)[1] for line in open(flags_path)
-                    if line.startswith("--data_dir="))
-    edge_thresholds = next(int(line.strip().split("=", 1)[1]) for line in open(flags_path)
-                           if line.startswith("--edge_thresholds="))
+    data_dir = read_flag(FLAGS.model_dir, "data_dir")
+    edge_thresholds = int(read_flag(FLAGS.model_dir, "edge_thresholds"))
     net = load_model_dir(FLAGS.model_dir, "best")
     size = net.image_hw[0]
     metrics = read_metrics(metrics_path)

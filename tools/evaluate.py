@@ -31,20 +31,12 @@ flags.mark_flag_as_required("model_dir")
 FLAGS = flags.FLAGS
 
 
-def _trained_data_dir(model_dir):
-    path = os.path.join(model_dir, "flags.txt")
-    if os.path.isfile(path):
-        for line in open(path):
-            if line.startswith("--data_dir="):
-                return line.strip().split("=", 1)[1]
-    raise ValueError(f"--data_dir is needed: {path} does not name the training data")
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from ct_keras.data import RULES, detect_layout
     from ct_keras.models import load_model_dir
+    from ct_keras.models.model_dir import read_flag
     from ct_keras.training.evaluation import evaluate_net, summary, write_metrics
     from ct_keras.training.run import read_metrics
 
@@ -52,7 +44,7 @@ def main(argv):
         raise ValueError(f"--rule: must be one of {RULES}, not {FLAGS.rule!r}")
     if FLAGS.baseline and not os.path.isfile(FLAGS.baseline):
         raise FileNotFoundError(f"--baseline: {FLAGS.baseline} does not exist")
-    data_dir = FLAGS.data_dir or _trained_data_dir(FLAGS.model_dir)
+    data_dir = FLAGS.data_dir or read_flag(FLAGS.model_dir, "data_dir")
     detect_layout(data_dir)
     net = load_model_dir(FLAGS.model_dir, FLAGS.checkpoint)
     metrics = evaluate_net(net, data_dir, rule=FLAGS.rule, image_size=net.image_hw,

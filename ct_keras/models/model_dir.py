@@ -51,14 +51,34 @@ def checkpoint_path(model_dir, checkpoint="best"):
     return os.path.join(model_dir, "checkpoints", f"{checkpoint}.weights.h5")
 
 
+def write_atomically(path, text):
+    """Writes `text` to a temporary name renamed into place: a kill never leaves half a file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def write_json_atomically(path, value):
+    write_atomically(path, json.dumps(value, indent=2, sort_keys=True))
+
+
+def read_flag(model_dir, name):
+    """The value of `--name` in `<model_dir>/flags.txt` (the flags the run was trained with)."""
+    path = os.path.join(model_dir, "flags.txt")
+    if os.path.isfile(path):
+        with open(path) as f:
+            for line in f:
+                if line.startswith(f"--{name}="):
+                    return line.strip().split("=", 1)[1]
+    raise ValueError(f"{path} does not give --{name}: pass it on the command line")
+
+
 def save_model_description(model, model_dir):
     """Writes `<model_dir>/model.json` (atomically)."""
-    os.makedirs(model_dir, exist_ok=True)
     config = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
-    path = os.path.join(model_dir, "model.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump({"model": model_kind(model), "config": config}, f, indent=2)
-    os.replace(path + ".tmp", path)
+    write_json_atomically(os.path.join(model_dir, "model.json"),
+                          {"model": model_kind(model), "config": config})
 
 
 def read_model_description(model_dir):

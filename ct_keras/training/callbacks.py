@@ -6,11 +6,7 @@ import os
 
 import keras
 
-
-def _write_json(path, value):
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f)
-    os.replace(path + ".tmp", path)
+from ct_keras.models.model_dir import write_json_atomically
 
 
 def _save_weights_atomically(layer, path):
@@ -58,7 +54,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         os.makedirs(self.backup_dir, exist_ok=True)
         _save_weights_atomically(self.model, self._weights_path)
         step = int(self.model.optimizer.iterations.numpy())
-        _write_json(self._training_metadata_path, {"step": step})
+        write_json_atomically(self._training_metadata_path, {"step": step})
 
 
 class NetCheckpoint(keras.callbacks.Callback):
@@ -96,7 +92,7 @@ class NetCheckpoint(keras.callbacks.Callback):
             value < best["value"] if self.mode == "min" else value > best["value"])
         if improved:
             _save_weights_atomically(self.net, os.path.join(self.directory, "best.weights.h5"))
-            _write_json(self._best_path, {
+            write_json_atomically(self._best_path, {
                 "epoch": epoch + 1, "monitor": self.monitor,
                 "value": None if value is None else float(value),
             })

@@ -1,10 +1,8 @@
 """The paper's evaluation: metrics of a network on the validation split under a rule."""
 
-import json
-import os
-
 from ct_keras.data import make_dataset
 from ct_keras.metrics import paper_row, task_metrics
+from ct_keras.models.model_dir import write_json_atomically
 from ct_keras.tasks import TASK_NAMES
 from ct_keras.training.trainer import CompositeTaskingTrainer
 
@@ -46,10 +44,7 @@ def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
 
 def write_metrics(path, metrics):
     """Writes `metrics` as JSON (atomically)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    write_json_atomically(path, metrics)
 
 
 def summary(metrics, baseline=None):

@@ -12,7 +12,7 @@ from ct_keras.data import RULES, detect_layout, generate_pascal_mt, make_dataset
 from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
-from ct_keras.models.model_dir import MODELS, checkpoint_path
+from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.tasks import TASK_NAMES
 from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
 from ct_keras.training.distribution import STRATEGIES, make_strategy
@@ -134,11 +134,7 @@ def synthetic_sizes(value):
 
 def write_flags(model_dir, flag_lines):
     """The effective flags, as a flagfile that reruns this run."""
-    os.makedirs(model_dir, exist_ok=True)
-    path = os.path.join(model_dir, "flags.txt")
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(flag_lines) + "\n")
-    os.replace(path + ".tmp", path)
+    write_atomically(os.path.join(model_dir, "flags.txt"), "\n".join(flag_lines) + "\n")
 
 
 def _net_kwargs(config):
@@ -151,7 +147,11 @@ def _net_kwargs(config):
 def _load_init_weights(net, path):
     if os.path.isdir(path):
         path = checkpoint_path(path, "best")
-    net.load_weights(path)
+    try:
+        net.load_weights(path)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"--init_weights: {path} does not fit this --model/--backbone/"
+                         f"--model_options ({str(e).splitlines()[0]})") from None
 
 
 def _datasets(config, global_batch):
