@@ -3,9 +3,19 @@
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.deploy.folding import fold_input_normalization, fold_resnet, fold_task_composition
+from ct_keras.deploy.folding import (
+    cell_mixes, fold_input_normalization, fold_resnet, fold_task_composition,
+)
 
 _LEVELS = range(1, 6)
+# Stride-2 modulations are looked up by the 2×2 cell's task counts when the table
+# ((4 + 1) ** (K − 1) rows) is at most this long.
+_MAX_CELL_TABLE = 4096
+
+
+def _block_level(name):
+    """Pyramid level (stride 2^level) of a conditioned block, from its layer name."""
+    return 0 if name.startswith("image_block") else int(name.rsplit("_", 1)[1])
 
 
 def _leaky(x, slope):
@@ -41,9 +51,10 @@ class FastCompositeTasking(tf.Module):
     SavedModel and TFLite without Keras:
 
     - `composite(image, palette)`: any Task Palette. At stride 1 the modulation γ, β of
-      every block is a K-row table indexed by the palette; at coarser strides the first
-      conditioning convolution is the pooled one-hot palette times a K-row table
-      (5 instead of 128 input channels).
+      every block is a K-row table indexed by the palette, at stride 2 a table indexed
+      by the task counts of each 2×2 cell; at coarser strides the first conditioning
+      convolution is the pooled one-hot palette times a K-row table (5 instead of 128
+      input channels).
     - `single_task(image, task)`: one task per image (`task` `[B]`): γ and β are
       per-channel constants of the task at every scale, a `[B, 1, 1, C]` affine.
     - `single_task_folded(image, task)`: one task for the whole batch (a Python int):
@@ -77,6 +88,7 @@ class FastCompositeTasking(tf.Module):
         self.num_tasks = int(model.num_tasks)
         self.output_channels = int(model.output_channels)
         self.nearest_pyramid = model.pyramid_interpolation == "nearest"
+        self.cell_tables = (not self.nearest_pyramid) and 5 ** (self.num_tasks - 1) <= _MAX_CELL_TABLE
         self._params = {}
         self._folded = {}
         self._folded_tasks = {}
@@ -122,6 +134,10 @@ class FastCompositeTasking(tf.Module):
             self._variable(f"{name}/scale_table", folded.task_table[:, :filters])
             self._variable(f"{name}/shift_table", folded.task_table[:, filters:])
             self._variable(f"{name}/first_table", folded.first_table)
+            if _block_level(name) == 1 and self.cell_tables:
+                cell_table = folded.modulation_of(cell_mixes(self.num_tasks))
+                self._variable(f"{name}/cell_scale_table", cell_table[:, :filters])
+                self._variable(f"{name}/cell_shift_table", cell_table[:, filters:])
             for i, (w, b) in enumerate(folded.shared):
                 self._variable(f"{name}/shared_{i + 1}/weight", w)
                 self._variable(f"{name}/shared_{i + 1}/bias", b)
@@ -137,10 +153,10 @@ class FastCompositeTasking(tf.Module):
 
     # ----- encoder -------------------------------------------------------------------
     def encode(self, image):
-        """Shifted image and encoder pyramid `{"x": [B, H, W, 3], 1: P1, …, 5: P5}`."""
+        """`{0: the shifted image [B, H, W, 3], 1: P1, …, 5: P5}` (P_l at stride 2^l)."""
         x = tf.cast(image, tf.float32) - self._p("input_shift")
         y = tf.nn.relu(_conv(x, self._p("encoder/conv1/kernel"), self._p("encoder/conv1/bias"), 2))
-        features = {"x": x, 1: y}
+        features = {0: x, 1: y}
         y = tf.nn.max_pool2d(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, "VALID")
         for name, plan in self._encoder_plan:
             shortcut = y
@@ -172,6 +188,12 @@ class FastCompositeTasking(tf.Module):
         for l in _LEVELS:
             p = tf.nn.avg_pool2d(p, 2, 2, "VALID")
             levels[l] = p
+        if self.cell_tables:
+            # The count code of each 2×2 cell (see `folding.cell_mixes`): a sum of
+            # 5^task over its pixels (the last task counts 0), exact in float32.
+            weights = tf.constant([5.0 ** k for k in range(self.num_tasks - 1)] + [0.0])
+            code = 4.0 * tf.nn.avg_pool2d(tf.gather(weights, palette)[..., None], 2, 2, "VALID")
+            levels["cell_code"] = tf.cast(tf.round(code[..., 0]), tf.int32)
         return levels
 
     def _composite_modulation(self, name, level, palette, pooled):
@@ -180,6 +202,10 @@ class FastCompositeTasking(tf.Module):
             ids = palette if level == 0 else pooled[level]
             return (tf.gather(self._p(f"{name}/scale_table"), ids),
                     tf.gather(self._p(f"{name}/shift_table"), ids))
+        if level == 1 and self.cell_tables:
+            code = pooled["cell_code"]
+            return (tf.gather(self._p(f"{name}/cell_scale_table"), code),
+                    tf.gather(self._p(f"{name}/cell_shift_table"), code))
         folded = self._folded[name]
         p = pooled[level]
         slope = folded.negative_slope
@@ -204,7 +230,7 @@ class FastCompositeTasking(tf.Module):
     # ----- decoder -------------------------------------------------------------------
     def _decode(self, features, block):
         """The U-Net decoder; `block(name, x, level)` applies one conditioned block."""
-        image_skip = block("image_block_1", block("image_block_0", features["x"], 0), 0)
+        image_skip = block("image_block_1", block("image_block_0", features[0], 0), 0)
         skips = {l: block(f"skip_{l}", features[l], l) for l in _LEVELS}
         y = skips[5]
         for level in range(4, -1, -1):
@@ -246,7 +272,7 @@ class FastCompositeTasking(tf.Module):
             params = {}
             for name, folded in self._folded.items():
                 kernel, bias = folded.task_kernel(task)
-                params[name] = (tf.constant(kernel, tf.float32), tf.constant(bias, tf.float32))
+                params[name] = (kernel.astype(np.float32), bias.astype(np.float32))
             self._folded_tasks[task] = params
         return self._folded_tasks[task]
 
@@ -254,12 +280,13 @@ class FastCompositeTasking(tf.Module):
         """Raw output with the same `task` (a Python int) over every image of the batch.
 
         γ and β are folded into each block's convolution: conv + bias + activation.
-        The folded kernels are constants made on the first call for each task.
+        The folded kernels are numpy arrays made on the first call for each task and
+        become constants of the traced graph.
         """
         params = self._folded_task_params(int(task))
 
         def block(name, x, level):
-            kernel, bias = params[name]
+            kernel, bias = (tf.constant(v) for v in params[name])  # constants of each trace
             return _leaky(_conv(x, kernel, bias), self._folded[name].negative_slope)
 
         return self._decode(self.encode(image), block)
@@ -268,7 +295,7 @@ class FastCompositeTasking(tf.Module):
         """`[B, K, H, W, C]`: every task over the whole image; one encoder pass."""
         features = self.encode(image)
         k = self.num_tasks
-        batch = tf.shape(features["x"])[0]
+        batch = tf.shape(features[0])[0]
         tiled = {key: tf.repeat(value, k, axis=0) for key, value in features.items()}
         task = tf.tile(tf.range(k, dtype=tf.int32), [batch])
         block = self._modulated_block(lambda name, level: self._task_modulation(name, task))

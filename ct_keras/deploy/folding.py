@@ -14,6 +14,9 @@ Everything here rewrites trained weights into fewer operations with the same out
   times a K×hidden table; its bias joins the table because the pooled one-hot sums to 1.
 - Wherever the (pooled) palette is one-hot, the whole modulation is a function of the
   task alone: a K-row table of the folded γ and β.
+- At stride 2 a pixel's pooled palette is the mix of a 2×2 cell: one of few count
+  vectors, so the modulation there is a table too, indexed by the cell's counts
+  (`cell_mixes`).
 """
 
 import dataclasses
@@ -121,6 +124,14 @@ class FoldedTaskComposition:
     def filters(self):
         return self.kernel.shape[-1]
 
+    def modulation_of(self, mixes):
+        """`[N, 2·filters]` modulation [A | C] of pooled palettes `mixes` `[N, K]`."""
+        s = _leaky(np.asarray(mixes, np.float64) @ self.first_table, self.negative_slope)
+        for w, b in self.shared:
+            s = _leaky(s @ w + b, self.negative_slope)
+        weight, bias = self.modulation
+        return s @ weight + bias
+
     def task_kernel(self, task):
         """`(kernel, bias)` of one convolution that is the whole block (before the
         activation) for a palette uniformly equal to `task`: γ/β folded into the conv."""
@@ -149,8 +160,23 @@ def fold_task_composition(block, task_vectors):
     weight = np.concatenate([wg * inv_std, wb + wg * offset], axis=1)
     bias = np.concatenate([bg * inv_std, bb + bg * offset])
 
-    s = _leaky(first_table, slope)
-    for w, b in shared:
-        s = _leaky(s @ w + b, slope)
-    task_table = s @ weight + bias
-    return FoldedTaskComposition(kernel, first_table, shared, (weight, bias), task_table, slope)
+    folded = FoldedTaskComposition(kernel, first_table, shared, (weight, bias), None, slope)
+    folded.task_table = folded.modulation_of(np.eye(len(first_table)))
+    return folded
+
+
+def cell_mixes(num_tasks, cell_pixels=4):
+    """Every pooled palette of a cell of `cell_pixels` pixels, indexed by a count code.
+
+    Row `code` holds the mix with `c_k = (code // base**k) % base` pixels of task k for
+    k < K−1 (base = cell_pixels + 1) and the rest of task K−1, divided by
+    `cell_pixels`. Codes whose counts exceed the cell are never looked up.
+
+    Returns:
+        `[base**(K-1), K]` float64.
+    """
+    base = cell_pixels + 1
+    codes = np.arange(base ** (num_tasks - 1))
+    counts = (codes[:, None] // base ** np.arange(num_tasks - 1)) % base
+    rest = cell_pixels - counts.sum(axis=1, keepdims=True)
+    return np.concatenate([counts, rest], axis=1) / cell_pixels
