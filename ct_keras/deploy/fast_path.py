@@ -6,6 +6,7 @@ import tensorflow as tf
 from ct_keras.deploy.folding import (
     cell_mixes, fold_input_normalization, fold_resnet, fold_task_composition,
 )
+from ct_keras.deploy.upsample_conv import stack_taps, upsample_conv
 
 _LEVELS = range(1, 6)
 # Stride-2 modulations are looked up by the 2×2 cell's task counts when the table
@@ -34,12 +35,6 @@ def _conv(x, kernel, bias=None, stride=1):
         padding = "SAME"
     x = tf.nn.conv2d(x, kernel, stride, padding)
     return x if bias is None else tf.nn.bias_add(x, bias)
-
-
-def _upsample(x):
-    height, width = x.shape[1], x.shape[2]
-    return tf.raw_ops.ResizeBilinear(images=x, size=(2 * height, 2 * width), align_corners=True,
-                                     half_pixel_centers=False)
 
 
 class FastCompositeTasking(tf.Module):
@@ -130,6 +125,14 @@ class FastCompositeTasking(tf.Module):
                 folded.kernel = kernel
             self._folded[name] = folded
             filters = folded.filters
+            if name.startswith("decoder_"):
+                # Input = concat[upsample(previous), skip]: the upsampled half is
+                # convolved at low resolution (`upsample_conv`).
+                level = _block_level(name)
+                skip_channels = model.get_layer(f"skip_{level}" if level else "image_block_1").filters
+                low_channels = kernel.shape[2] - skip_channels
+                self._variable(f"{name}/upsampled_kernel", stack_taps(kernel[:, :, :low_channels]))
+                kernel = kernel[:, :, low_channels:]
             self._variable(f"{name}/kernel", kernel)
             self._variable(f"{name}/scale_table", folded.task_table[:, :filters])
             self._variable(f"{name}/shift_table", folded.task_table[:, filters:])
@@ -235,14 +238,24 @@ class FastCompositeTasking(tf.Module):
         y = skips[5]
         for level in range(4, -1, -1):
             skip = skips[level] if level > 0 else image_skip
-            y = tf.concat([_upsample(y), skip], axis=-1)
-            y = block(f"decoder_{level}", y, level)
+            y = block(f"decoder_{level}", (y, skip), level)  # conv of concat[upsample(y), skip]
         return _conv(y, self._p("head/kernel"), self._p("head/bias"))
+
+    def _block_conv(self, name, x, kernel, upsampled_kernel=None):
+        """A block's convolution; `x` is a tensor, or `(low, skip)` for concat[upsample(low), skip]."""
+        if not isinstance(x, tuple):
+            return _conv(x, kernel)
+        low, skip = x
+        return _conv(skip, kernel) + upsample_conv(low, upsampled_kernel, kernel.shape[0])
+
+    def _kernels(self, name):
+        upsampled = self._params.get(f"{name}/upsampled_kernel")
+        return self._p(f"{name}/kernel"), upsampled
 
     def _modulated_block(self, modulation):
         def block(name, x, level):
             scale, shift = modulation(name, level)
-            y = _conv(x, self._p(f"{name}/kernel"))
+            y = self._block_conv(name, x, *self._kernels(name))
             return _leaky(y * scale + shift, self._folded[name].negative_slope)
 
         return block
@@ -266,15 +279,23 @@ class FastCompositeTasking(tf.Module):
         return self._decode(self.encode(image), block)
 
     def _folded_task_params(self, task):
+        """`{block: (kernel, upsampled kernel or None, bias)}` with γ/β of `task` folded in."""
         if task not in self._folded_tasks:
             if not 0 <= task < self.num_tasks:
                 raise ValueError(f"`task` must be in [0, {self.num_tasks}). Received {task}")
-            params = {}
-            for name, folded in self._folded.items():
-                kernel, bias = folded.task_kernel(task)
-                params[name] = (kernel.astype(np.float32), bias.astype(np.float32))
-            self._folded_tasks[task] = params
+            with tf.init_scope():  # reads the variables eagerly, also while tracing
+                self._folded_tasks[task] = {name: self._fold_task(name, folded, task)
+                                            for name, folded in self._folded.items()}
         return self._folded_tasks[task]
+
+    def _fold_task(self, name, folded, task):
+        scale, shift = np.split(folded.task_table[task], 2)
+        kernel = self._params[f"{name}/kernel"].numpy() * scale
+        upsampled = self._params.get(f"{name}/upsampled_kernel")
+        if upsampled is not None:  # output channels ordered (tap, channel)
+            upsampled = upsampled.numpy() * np.tile(scale, upsampled.shape[-1] // len(scale))
+            upsampled = upsampled.astype(np.float32)
+        return kernel.astype(np.float32), upsampled, shift.astype(np.float32)
 
     def single_task_folded(self, image, task):
         """Raw output with the same `task` (a Python int) over every image of the batch.
@@ -286,8 +307,10 @@ class FastCompositeTasking(tf.Module):
         params = self._folded_task_params(int(task))
 
         def block(name, x, level):
-            kernel, bias = (tf.constant(v) for v in params[name])  # constants of each trace
-            return _leaky(_conv(x, kernel, bias), self._folded[name].negative_slope)
+            # Constants of each trace (made from numpy, so no graph tensor is cached).
+            kernel, upsampled, bias = (None if v is None else tf.constant(v) for v in params[name])
+            y = tf.nn.bias_add(self._block_conv(name, x, kernel, upsampled), bias)
+            return _leaky(y, self._folded[name].negative_slope)
 
         return self._decode(self.encode(image), block)
 

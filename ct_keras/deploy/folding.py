@@ -132,12 +132,6 @@ class FoldedTaskComposition:
         weight, bias = self.modulation
         return s @ weight + bias
 
-    def task_kernel(self, task):
-        """`(kernel, bias)` of one convolution that is the whole block (before the
-        activation) for a palette uniformly equal to `task`: γ/β folded into the conv."""
-        scale, shift = np.split(self.task_table[task], 2)
-        return self.kernel * scale, shift
-
 
 def fold_task_composition(block, task_vectors):
     """Folds a built `TaskComposition` layer given the `[K, D]` task vectors e_k."""
