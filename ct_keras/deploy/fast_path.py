@@ -58,8 +58,8 @@ class FastCompositeTasking(tf.Module):
       pass and the K decoder passes batched together.
 
     The outputs equal `model(inputs, training=False)` to float32 rounding (tests check
-    ≤ 1e-4). Palette ids must lie in [0, K): this class does not check them (the exports
-    do, see `ct_keras.deploy.saved_model`).
+    ≤ 1e-4). Palette ids must lie in [0, K): this class does not check them (the
+    SavedModel export does, see `ct_keras.deploy.serving_module`).
 
     Args:
         model: a built `CompositeTaskingNet` (any dtype policy; the fast path is float32).
@@ -134,19 +134,22 @@ class FastCompositeTasking(tf.Module):
                 self._variable(f"{name}/upsampled_kernel", stack_taps(kernel[:, :, :low_channels]))
                 kernel = kernel[:, :, low_channels:]
             self._variable(f"{name}/kernel", kernel)
+            # Where the (pooled) palette is one-hot: a K-row table.
             self._variable(f"{name}/scale_table", folded.task_table[:, :filters])
             self._variable(f"{name}/shift_table", folded.task_table[:, filters:])
-            self._variable(f"{name}/first_table", folded.first_table)
-            if _block_level(name) == 1 and self.cell_tables:
+            level = _block_level(name)
+            if level == 1 and self.cell_tables:  # stride 2: a table of 2×2 cell mixes
                 cell_table = folded.modulation_of(cell_mixes(self.num_tasks))
                 self._variable(f"{name}/cell_scale_table", cell_table[:, :filters])
                 self._variable(f"{name}/cell_shift_table", cell_table[:, filters:])
-            for i, (w, b) in enumerate(folded.shared):
-                self._variable(f"{name}/shared_{i + 1}/weight", w)
-                self._variable(f"{name}/shared_{i + 1}/bias", b)
-            weight, bias = folded.modulation
-            self._variable(f"{name}/modulation/weight", weight)
-            self._variable(f"{name}/modulation/bias", bias)
+            elif level > 1 and not self.nearest_pyramid:  # mixes of larger cells: the MLP
+                self._variable(f"{name}/first_table", folded.first_table)
+                for i, (w, b) in enumerate(folded.shared):
+                    self._variable(f"{name}/shared_{i + 1}/weight", w)
+                    self._variable(f"{name}/shared_{i + 1}/bias", b)
+                weight, bias = folded.modulation
+                self._variable(f"{name}/modulation/weight", weight)
+                self._variable(f"{name}/modulation/bias", bias)
         head = model.get_layer("head")
         self._variable("head/kernel", head.kernel.numpy())
         self._variable("head/bias", head.bias.numpy())
