@@ -13,7 +13,9 @@ import tensorflow as tf
 from ct_keras import tasks
 from ct_keras.deploy import serving_requests
 from ct_keras.deploy.saved_model import export_saved_model, next_version
-from ct_keras.deploy.tflite import check_builtin_ops, convert, export_tflite, op_names, run_tflite
+from ct_keras.deploy.tflite import (
+    check_builtin_ops, check_quantizations, convert, export_tflite, op_names, run_tflite,
+)
 from ct_keras.deploy.user_inputs import read_export_info
 from tests.deploy_helpers import SIZE, keras_raw, random_inputs, tiny_ctn, uniform_palette
 
@@ -209,6 +211,9 @@ def test_tflite_builtin_ops_and_signature(tflite_files):
         assert "QUANTIZE" in op_names(f.read())
     image, palette = random_inputs(1, seed=19)
     assert run_tflite(tflite_files["int8"], image, palette)["semseg"].shape == (1, SIZE, SIZE)
+    assert check_quantizations("fp32, int8,fp32") == ("fp32", "int8")
+    with pytest.raises(ValueError, match=r"Unknown TFLite quantization \['int4'\]: choose among"):
+        check_quantizations(["fp16", "int4"])
 
 
 def test_flex_ops_are_refused(tmp_path):
