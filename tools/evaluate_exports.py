@@ -114,8 +114,11 @@ def main(argv):
     detect_layout(FLAGS.data_dir)
     model = load_model_dir(FLAGS.model_dir)
     size = tuple(model.image_hw)
-    runners = {os.path.basename(p): Interpreter(model_path=p).get_signature_runner("serving_default")
-               for p in FLAGS.tflite}
+    names = [os.path.basename(p) for p in FLAGS.tflite]
+    if len(set(names)) < len(names):  # same file names from different exports: show paths
+        names = list(FLAGS.tflite)
+    runners = {name: Interpreter(model_path=p).get_signature_runner("serving_default")
+               for name, p in zip(names, FLAGS.tflite)}
     scores = {"Keras fp32": Scores(), **{name: Scores() for name in runners}}
     count = 0
     for task in range(tasks.NUM_TASKS):

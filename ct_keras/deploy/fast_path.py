@@ -63,6 +63,8 @@ class FastCompositeTasking(tf.Module):
 
     Args:
         model: a built `CompositeTaskingNet` (any dtype policy; the fast path is float32).
+        low_res_upsampling_conv: convolve the upsampled half of each decoder input at
+            low resolution (`upsample_conv`); False keeps upsample → concat → conv.
 
     Example:
     >>> fast = FastCompositeTasking(model)
@@ -70,7 +72,7 @@ class FastCompositeTasking(tf.Module):
     >>> every = fast.all_tasks(image)             # [B, 5, H, W, 3]
     """
 
-    def __init__(self, model, name="fast_composite_tasking"):
+    def __init__(self, model, low_res_upsampling_conv=True, name="fast_composite_tasking"):
         super().__init__(name=name)
         from ct_keras.models import CompositeTaskingNet
 
@@ -80,6 +82,7 @@ class FastCompositeTasking(tf.Module):
                 f"Keras graph (fast=False, --nofast). Received {type(model).__name__}"
             )
         self.image_hw = tuple(model.image_hw)
+        self.low_res_upsampling_conv = bool(low_res_upsampling_conv)
         self.num_tasks = int(model.num_tasks)
         self.output_channels = int(model.output_channels)
         self.nearest_pyramid = model.pyramid_interpolation == "nearest"
@@ -125,7 +128,7 @@ class FastCompositeTasking(tf.Module):
                 folded.kernel = kernel
             self._folded[name] = folded
             filters = folded.filters
-            if name.startswith("decoder_"):
+            if name.startswith("decoder_") and self.low_res_upsampling_conv:
                 # Input = concat[upsample(previous), skip]: the upsampled half is
                 # convolved at low resolution (`upsample_conv`).
                 level = _block_level(name)
@@ -190,16 +193,19 @@ class FastCompositeTasking(tf.Module):
             for l in _LEVELS:
                 levels[l] = palette[:, ::2**l, ::2**l]
             return levels
-        p = tf.one_hot(palette, self.num_tasks, dtype=tf.float32)
+        # One-hot as a lookup in the identity matrix: quantizes cleanly in int8 TFLite
+        # (the int8 ONE_HOT kernel writes raw 0/1 in the quantized domain).
+        p = tf.gather(tf.eye(self.num_tasks), palette)
         for l in _LEVELS:
             p = tf.nn.avg_pool2d(p, 2, 2, "VALID")
             levels[l] = p
         if self.cell_tables:
-            # The count code of each 2×2 cell (see `folding.cell_mixes`): a sum of
-            # 5^task over its pixels (the last task counts 0), exact in float32.
-            weights = tf.constant([5.0 ** k for k in range(self.num_tasks - 1)] + [0.0])
-            code = 4.0 * tf.nn.avg_pool2d(tf.gather(weights, palette)[..., None], 2, 2, "VALID")
-            levels["cell_code"] = tf.cast(tf.round(code[..., 0]), tf.int32)
+            # The count code of each 2×2 cell (see `folding.cell_mixes`): a sum of 5^task
+            # over its pixels (the last task counts 0). Integer ops: never quantized.
+            weights = tf.constant([5**k for k in range(self.num_tasks - 1)] + [0], tf.int32)
+            w = tf.gather(weights, palette)
+            levels["cell_code"] = (w[:, 0::2, 0::2] + w[:, 0::2, 1::2]
+                                   + w[:, 1::2, 0::2] + w[:, 1::2, 1::2])
         return levels
 
     def _composite_modulation(self, name, level, palette, pooled):
@@ -249,6 +255,11 @@ class FastCompositeTasking(tf.Module):
         if not isinstance(x, tuple):
             return _conv(x, kernel)
         low, skip = x
+        if upsampled_kernel is None:  # upsample, concatenate, convolve (as the Keras model)
+            height, width = 2 * low.shape[1], 2 * low.shape[2]
+            up = tf.raw_ops.ResizeBilinear(images=low, size=(height, width), align_corners=True,
+                                           half_pixel_centers=False)
+            return _conv(tf.concat([up, skip], axis=-1), kernel)
         return _conv(skip, kernel) + upsample_conv(low, upsampled_kernel, kernel.shape[0])
 
     def _kernels(self, name):
