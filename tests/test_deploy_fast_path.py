@@ -69,13 +69,14 @@ def test_graph_equals_eager(fast):
     np.testing.assert_allclose(graph, fast.all_tasks(image).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [
-    {"num_shared_convs": 2, "output_channels": 6},
-    {"pyramid_interpolation": "nearest", "decoder_kernel_size": 1, "mlp_depth": 3},
+@pytest.mark.parametrize("options, low_res", [
+    ({"num_shared_convs": 2, "output_channels": 6}, True),
+    ({"pyramid_interpolation": "nearest", "decoder_kernel_size": 1, "mlp_depth": 3}, True),
+    ({}, False),
 ])
-def test_ablation_variants(options):
+def test_ablation_variants(options, low_res):
     model = tiny_ctn(seed=5, **options)
-    fast = FastCompositeTasking(model)
+    fast = FastCompositeTasking(model, low_res_upsampling_conv=low_res)
     image, palette = random_inputs(1, seed=6)
     _assert_close(fast.composite(image, palette).numpy(), keras_raw(model, image, palette))
     _assert_close(fast.all_tasks(image).numpy()[:, 4], keras_raw(model, image, uniform_palette([4])))
