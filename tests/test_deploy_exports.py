@@ -13,7 +13,9 @@ import tensorflow as tf
 from ct_keras import tasks
 from ct_keras.deploy import serving_requests
 from ct_keras.deploy.saved_model import export_saved_model, next_version
-from ct_keras.deploy.tflite import check_builtin_ops, convert, export_tflite, op_names, run_tflite
+from ct_keras.deploy.tflite import (
+    check_builtin_ops, check_quantizations, convert, export_tflite, op_names, run_tflite,
+)
 from ct_keras.deploy.user_inputs import read_export_info
 from tests.deploy_helpers import SIZE, keras_raw, random_inputs, tiny_ctn, uniform_palette
 
@@ -207,8 +209,21 @@ def test_tflite_builtin_ops_and_signature(tflite_files):
         assert set(runner.get_output_details()) == OUTPUTS
     with open(tflite_files["int8"], "rb") as f:
         assert "QUANTIZE" in op_names(f.read())
-    image, palette = random_inputs(1, seed=19)
-    assert run_tflite(tflite_files["int8"], image, palette)["semseg"].shape == (1, SIZE, SIZE)
+    image, palette = random_inputs(2, seed=19)
+    outputs = run_tflite(tflite_files["int8"], image, palette)
+    assert outputs["semseg"].shape == (2, SIZE, SIZE)
+    assert check_quantizations("fp32, int8,fp32") == ("fp32", "int8")
+    with pytest.raises(ValueError, match=r"Unknown TFLite quantization \['int4'\]: choose among"):
+        check_quantizations(["fp16", "int4"])
+
+
+def test_tflite_int8_stays_close(ctn, tflite_files):
+    # Calibrated on 4 images only, still within a few % of the raw range (an int8
+    # ONE_HOT, for one, once put it far off).
+    image, palette = random_inputs(2, seed=19)
+    raw = keras_raw(ctn, image, palette)
+    error = np.abs(run_tflite(tflite_files["int8"], image, palette)["raw"] - raw)
+    assert error.mean() < 0.04 * (raw.max() - raw.min())
 
 
 def test_flex_ops_are_refused(tmp_path):

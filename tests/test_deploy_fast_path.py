@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from ct_keras.deploy import FastCompositeTasking
-from ct_keras.deploy.folding import fold_batch_norm
+from ct_keras.deploy.folding import cell_mixes, fold_batch_norm
+from ct_keras.deploy.upsample_conv import stack_taps, upsample_conv
 from ct_keras.models import MultiHeadNet
 from tests.deploy_helpers import SIZE, TINY, keras_raw, random_inputs, tiny_ctn, uniform_palette
 
@@ -61,15 +62,21 @@ def test_graph_equals_eager(fast):
     np.testing.assert_allclose(graph, fast.composite(image, palette).numpy(), atol=1e-5)
     graph = tf.function(fast.single_task)(tf.constant(image), tf.constant([2])).numpy()
     np.testing.assert_allclose(graph, fast.single_task(image, [2]).numpy(), atol=1e-5)
+    # conv + bias + activation: the pattern the remapper fuses.
+    graph = tf.function(lambda x: fast.single_task_folded(x, 2))(tf.constant(image)).numpy()
+    np.testing.assert_allclose(graph, fast.single_task_folded(image, 2).numpy(), atol=1e-5)
+    graph = tf.function(fast.all_tasks)(tf.constant(image)).numpy()
+    np.testing.assert_allclose(graph, fast.all_tasks(image).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [
-    {"num_shared_convs": 2, "output_channels": 6},
-    {"pyramid_interpolation": "nearest", "decoder_kernel_size": 1, "mlp_depth": 3},
+@pytest.mark.parametrize("options, low_res", [
+    ({"num_shared_convs": 2, "output_channels": 6}, True),
+    ({"pyramid_interpolation": "nearest", "decoder_kernel_size": 1, "mlp_depth": 3}, True),
+    ({}, False),
 ])
-def test_ablation_variants(options):
+def test_ablation_variants(options, low_res):
     model = tiny_ctn(seed=5, **options)
-    fast = FastCompositeTasking(model)
+    fast = FastCompositeTasking(model, low_res_upsampling_conv=low_res)
     image, palette = random_inputs(1, seed=6)
     _assert_close(fast.composite(image, palette).numpy(), keras_raw(model, image, palette))
     _assert_close(fast.all_tasks(image).numpy()[:, 4], keras_raw(model, image, uniform_palette([4])))
@@ -102,3 +109,22 @@ def test_only_for_composite_tasking_nets():
     with pytest.raises(ValueError, match="fast path is for a CompositeTaskingNet.*MultiHeadNet"):
         FastCompositeTasking(MultiHeadNet(**{k: v for k, v in TINY.items() if k != "embedding_dim"},
                                           num_tasks=2))
+
+
+@pytest.mark.parametrize("kernel_size, shape", [(3, (2, 8, 12, 6)), (1, (1, 4, 4, 5)), (5, (1, 6, 4, 3))])
+def test_upsample_conv_equals_upsampling_then_convolving(kernel_size, shape):
+    rng = np.random.default_rng(9)
+    low = rng.normal(size=shape).astype("float32")
+    kernel = rng.normal(size=(kernel_size, kernel_size, shape[-1], 7)).astype("float32")
+    upsampled = tf.raw_ops.ResizeBilinear(images=low, size=(2 * shape[1], 2 * shape[2]),
+                                          align_corners=True, half_pixel_centers=False)
+    expected = tf.nn.conv2d(upsampled, kernel, 1, "SAME").numpy()
+    actual = upsample_conv(tf.constant(low), stack_taps(kernel), kernel_size).numpy()
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=1e-5)
+
+
+def test_cell_mixes():
+    mixes = cell_mixes(3, cell_pixels=4)
+    assert mixes.shape == (25, 3)
+    code = 2 + 5 * 1  # 2 pixels of task 0, 1 of task 1, the rest (1) of task 2
+    np.testing.assert_allclose(mixes[code], [0.5, 0.25, 0.25])

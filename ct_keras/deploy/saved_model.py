@@ -13,7 +13,6 @@ from ct_keras.deploy.user_inputs import EXPORT_INFO
 from ct_keras.tasks import TASK_NAMES
 
 
-
 def existing_versions(export_dir):
     """The integer version folders under `export_dir`, sorted."""
     if not os.path.isdir(export_dir):

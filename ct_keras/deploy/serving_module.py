@@ -95,8 +95,9 @@ class ServingModule(tf.Module):
         if self.fast:
             self.network = FastCompositeTasking(model)
         else:
-            self._model = model
-            # Tracking the variables is enough for tf.saved_model (as keras.export does).
+            # Only the variables are saved (tracking the Keras model too would store every
+            # weight twice); the TF variables, not Keras' wrappers, so that TFLite can freeze them.
+            object.__setattr__(self, "_model", model)
             self.model_variables = [v.value for v in model.variables]
 
     # ----- the raw network -------------------------------------------------------------

@@ -19,13 +19,10 @@ from ct_keras.deploy.saved_model import save_module
 from ct_keras.deploy.serving_module import ServingModule
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic_int8", "int8")
-QUANTIZATION_HELP = {
-    "fp32": "float32 weights and activations (the reference)",
-    "fp16": "float16 weights, float32 compute",
-    "dynamic_int8": "int8 weights, activations quantized on the fly (dynamic range)",
-    "int8": "int8 weights and activations calibrated on training images; "
-            "ops without int8 kernels (decoding) stay float; float inputs and outputs",
-}
+# fp32: the reference. fp16: float16 weights, float32 compute. dynamic_int8: int8
+# weights, activations quantized on the fly. int8: int8 weights and activations
+# calibrated on training images; ops without int8 kernels fall back to float; the
+# inputs and outputs stay float32 / int32.
 
 
 def check_quantizations(names):
