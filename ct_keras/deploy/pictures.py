@@ -1,0 +1,51 @@
+"""Pictures of an export's decoded outputs (numpy only: the on-device demo uses it)."""
+
+import os
+
+import numpy as np
+
+from ct_keras.tasks import (
+    EDGES, NUM_CLASSES, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES,
+    colourise_palette, voc_colours,
+)
+
+
+def composite_picture(outputs, palette):
+    """RGB uint8 `[H, W, 3]` of one image's decoded outputs, each pixel drawn as its task.
+
+    Args:
+        outputs: `{"semseg": [H, W] int, "parts": …, "edges": [H, W] float,
+            "saliency": …, "normals": [H, W, 3]}` of one image (an export's outputs).
+        palette: `[H, W]` task ids.
+    """
+    palette = np.asarray(palette)
+    picture = np.zeros(palette.shape + (3,), np.uint8)
+    for k in range(NUM_TASKS):
+        mask = palette == k
+        if not mask.any():
+            continue
+        value = np.asarray(outputs[TASK_NAMES[k]])
+        if k in (SEMSEG, PARTS):
+            rgb = voc_colours(256)[np.clip(value, 0, 255).astype(np.int64)]
+            rgb[value >= NUM_CLASSES[k]] = 0
+        elif k in (EDGES, SALIENCY):
+            rgb = np.repeat((np.clip(value, 0, 1)[..., None] * 255).astype(np.uint8), 3, axis=-1)
+        else:  # NORMALS
+            rgb = ((np.clip(value, -1, 1) * 0.5 + 0.5) * 255).astype(np.uint8)
+        picture[mask] = rgb[mask]
+    return picture
+
+
+def demo_strip(image, palette, outputs):
+    """image | Task Palette | composite prediction, side by side (uint8)."""
+    return np.concatenate([np.asarray(image, np.uint8), colourise_palette(palette),
+                           composite_picture(outputs, palette)], axis=1)
+
+
+def save_png(picture, path):
+    """Writes an RGB uint8 picture as PNG (making its folder); returns `path`."""
+    from PIL import Image
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    Image.fromarray(picture).save(path)
+    return path

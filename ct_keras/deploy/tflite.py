@@ -1,0 +1,165 @@
+"""TFLite conversion from a SavedModel: builtin ops only, fp32 / fp16 / int8.
+
+The SavedModel converted is a `ServingModule` written with static input shapes and
+without the graph-side input checks (TFLite has neither `EnsureShape` nor `Assert` as
+builtins): the same network and the same `serving_default` signature (inputs `image`
+and `palette`; outputs `semseg`, `parts`, `edges`, `saliency`, `normals`, `raw`). The
+caller of a `.tflite` file checks its inputs (`ct_keras.deploy.user_inputs`).
+"""
+
+import os
+import shutil
+import tempfile
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+from ct_keras.deploy.saved_model import save_module
+from ct_keras.deploy.serving_module import ServingModule
+
+QUANTIZATIONS = ("fp32", "fp16", "dynamic_int8", "int8")
+QUANTIZATION_HELP = {
+    "fp32": "float32 weights and activations (the reference)",
+    "fp16": "float16 weights, float32 compute",
+    "dynamic_int8": "int8 weights, activations quantized on the fly (dynamic range)",
+    "int8": "int8 weights and activations calibrated on training images; "
+            "ops without int8 kernels (decoding) stay float; float inputs and outputs",
+}
+
+
+def check_quantizations(names):
+    """`names` (a list or a comma-separated string) → a validated tuple."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in QUANTIZATIONS]
+    if unknown:
+        raise ValueError(f"Unknown TFLite quantization {unknown}: choose among {list(QUANTIZATIONS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def representative_inputs(data_dir, image_size, num_images=200, rules=("r1r", "s"), seed=0):
+    """A generator of `{"image", "palette"}` batches of one training image each.
+
+    Half the images come with an R1r palette (four tasks), half with one task over the
+    whole image, so that the calibration sees the activations of every task.
+    """
+    from ct_keras.data import make_dataset
+
+    def generate():
+        per_rule = max(1, num_images // len(rules))
+        for rule in rules:
+            ds = make_dataset(data_dir, "train", rule=rule, image_size=tuple(image_size),
+                              batch_size=1, augment=False, seed=seed).take(per_rule)
+            for inputs, _ in ds:
+                yield {"image": inputs["image"], "palette": inputs["palette"]}
+
+    return generate
+
+
+def converter_for(saved_model_dir, quantization, representative_dataset=None):
+    """A `TFLiteConverter` for `saved_model_dir`'s `serving_default`, builtin ops only."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=["serving_default"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.experimental_enable_resource_variables = False  # weights are constants
+    if quantization == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic_int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+        if representative_dataset is None:
+            raise ValueError("int8 quantization needs a representative dataset (training images)")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+    elif quantization != "fp32":
+        raise ValueError(f"`quantization` must be one of {QUANTIZATIONS}. Received {quantization!r}")
+    return converter
+
+
+def op_names(model_content):
+    """The names of the ops of a `.tflite` model, e.g. `["CONV_2D", …]` (needs no TF)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_content)
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+def check_builtin_ops(model_content):
+    """Raises if a converted model holds a Flex (TF select) or custom op."""
+    names = op_names(model_content)
+    flex = sorted({n for n in names if n.startswith("Flex") or n in ("CUSTOM", "DELEGATE")})
+    if flex:
+        raise ValueError(f"The TFLite model needs ops outside the TFLite builtins: {flex}")
+    return names
+
+
+def convert(saved_model_dir, quantization="fp32", representative_dataset=None):
+    """Converts a static-shape `ServingModule` SavedModel; returns the `.tflite` bytes."""
+    converter = converter_for(saved_model_dir, quantization, representative_dataset)
+    try:
+        with warnings.catch_warnings():
+            # The int8 calibrator still runs the deprecated tf.lite.Interpreter inside TF.
+            warnings.filterwarnings("ignore", message=r"[\s\S]*tf.lite.Interpreter is deprecated")
+            content = converter.convert()
+    except Exception as e:  # ConverterError lives in a private module
+        message = str(e)
+        if "Flex" in message or "TF Select" in message or "neither a custom op nor a flex op" in message:
+            raise ValueError(
+                "The network has ops outside the TFLite builtins (a Flex op would be needed); "
+                f"converter said: {message.splitlines()[0][:500]}"
+            ) from None
+        raise
+    check_builtin_ops(content)
+    return content
+
+
+def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representative_dataset=None,
+                  prefix="model"):
+    """Writes `<out_dir>/<prefix>_<quantization>.tflite` for each quantization.
+
+    Args:
+        model: the float32 model (as for `export_saved_model`).
+        out_dir: folder of the `.tflite` files (created).
+        quantizations: among `QUANTIZATIONS`.
+        fast: convert the fast path rather than the Keras graph.
+        representative_dataset: a generator function of input dicts, for `int8`
+            (see `representative_inputs`).
+
+    Returns:
+        `{quantization: path}`.
+    """
+    quantizations = check_quantizations(quantizations)
+    module = ServingModule(model, fast=fast, check_inputs=False)
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tflite-saved-model-", dir=out_dir)
+    paths = {}
+    try:
+        save_module(module, tmp)
+        for quantization in quantizations:
+            content = convert(tmp, quantization, representative_dataset)
+            path = os.path.join(out_dir, f"{prefix}_{quantization}.tflite")
+            with open(path + ".tmp", "wb") as f:
+                f.write(content)
+            os.replace(path + ".tmp", path)
+            paths[quantization] = path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return paths
+
+
+def run_tflite(path_or_content, image, palette, num_threads=None):
+    """Runs the `serving_default` signature of a `.tflite` model on numpy inputs.
+
+    Returns the output dict. The inputs are not checked here (see `user_inputs`).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    kwargs = {"num_threads": num_threads} if num_threads else {}
+    if isinstance(path_or_content, (bytes, bytearray)):
+        interpreter = Interpreter(model_content=bytes(path_or_content), **kwargs)
+    else:
+        interpreter = Interpreter(model_path=str(path_or_content), **kwargs)
+    runner = interpreter.get_signature_runner("serving_default")
+    return runner(image=np.asarray(image, np.float32), palette=np.asarray(palette, np.int32))

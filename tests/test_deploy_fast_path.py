@@ -1,0 +1,104 @@
+"""The exact fast inference path gives the plain model's outputs (DESIGN §2, last bullet)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ct_keras.deploy import FastCompositeTasking
+from ct_keras.deploy.folding import fold_batch_norm
+from ct_keras.models import MultiHeadNet
+from tests.deploy_helpers import SIZE, TINY, keras_raw, random_inputs, tiny_ctn, uniform_palette
+
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def ctn():
+    return tiny_ctn(seed=0)
+
+
+@pytest.fixture(scope="module")
+def fast(ctn):
+    return FastCompositeTasking(ctn)
+
+
+def _assert_close(actual, expected):
+    # The random-statistics model's raw outputs are O(1): an absolute bound is meaningful.
+    assert np.abs(expected).max() > 0.05
+    np.testing.assert_allclose(actual, expected, atol=TOLERANCE, rtol=0)
+
+
+def test_composite_palette(ctn, fast):
+    image, palette = random_inputs(2, seed=1)
+    assert len(np.unique(palette)) == 5
+    _assert_close(fast.composite(image, palette).numpy(), keras_raw(ctn, image, palette))
+    _assert_close(fast({"image": image, "palette": palette}).numpy(), keras_raw(ctn, image, palette))
+
+
+def test_uniform_palette(ctn, fast):
+    image, _ = random_inputs(2, seed=2)
+    expected = keras_raw(ctn, image, uniform_palette([3, 1]))
+    _assert_close(fast.single_task(image, tf.constant([3, 1])).numpy(), expected)
+    _assert_close(fast.composite(image, uniform_palette([3, 1])).numpy(), expected)
+    _assert_close(fast.single_task_folded(image[1:], 1).numpy(), expected[1:])
+    with pytest.raises(ValueError, match=r"`task` must be in \[0, 5\)\. Received 5"):
+        fast.single_task_folded(image, 5)
+
+
+def test_all_tasks_runs_the_encoder_once(ctn, fast):
+    image, _ = random_inputs(2, seed=3)
+    every = fast.all_tasks(image).numpy()
+    assert every.shape == (2, 5, SIZE, SIZE, 3)
+    for k in range(5):
+        _assert_close(every[:, k], keras_raw(ctn, image, uniform_palette([k, k])))
+
+
+def test_graph_equals_eager(fast):
+    # DESIGN §7: a graph-mode rewrite once changed LeakyReLU slopes silently.
+    image, palette = random_inputs(1, seed=4)
+    graph = tf.function(fast.composite)(tf.constant(image), tf.constant(palette)).numpy()
+    np.testing.assert_allclose(graph, fast.composite(image, palette).numpy(), atol=1e-5)
+    graph = tf.function(fast.single_task)(tf.constant(image), tf.constant([2])).numpy()
+    np.testing.assert_allclose(graph, fast.single_task(image, [2]).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [
+    {"num_shared_convs": 2, "output_channels": 6},
+    {"pyramid_interpolation": "nearest", "decoder_kernel_size": 1, "mlp_depth": 3},
+])
+def test_ablation_variants(options):
+    model = tiny_ctn(seed=5, **options)
+    fast = FastCompositeTasking(model)
+    image, palette = random_inputs(1, seed=6)
+    _assert_close(fast.composite(image, palette).numpy(), keras_raw(model, image, palette))
+    _assert_close(fast.all_tasks(image).numpy()[:, 4], keras_raw(model, image, uniform_palette([4])))
+
+
+def test_rectangular_images():
+    model = tiny_ctn(seed=7, image_size=(64, 96))
+    rng = np.random.default_rng(7)
+    image = rng.uniform(0, 255, (1, 64, 96, 3)).astype("float32")
+    palette = rng.integers(0, 5, (1, 64, 96)).astype("int32")
+    _assert_close(FastCompositeTasking(model).composite(image, palette).numpy(),
+                  keras_raw(model, image, palette))
+
+
+def test_fold_batch_norm_is_exact():
+    keras.utils.set_random_seed(8)
+    conv = keras.layers.Conv2D(8, 3, padding="same", use_bias=True)
+    norm = keras.layers.BatchNormalization(epsilon=1e-5)
+    x = np.random.default_rng(8).normal(size=(1, 8, 8, 4)).astype("float32")
+    norm(conv(x))
+    norm.moving_mean.assign(np.linspace(-1, 1, 8).astype("float32"))
+    norm.moving_variance.assign(np.linspace(0.5, 2, 8).astype("float32"))
+    norm.gamma.assign(np.linspace(-2, 2, 8).astype("float32"))
+    kernel, bias = fold_batch_norm(conv, norm)
+    folded = tf.nn.conv2d(x, kernel.astype("float32"), 1, "SAME") + bias.astype("float32")
+    np.testing.assert_allclose(folded.numpy(), norm(conv(x), training=False).numpy(), atol=1e-5)
+
+
+def test_only_for_composite_tasking_nets():
+    with pytest.raises(ValueError, match="fast path is for a CompositeTaskingNet.*MultiHeadNet"):
+        FastCompositeTasking(MultiHeadNet(**{k: v for k, v in TINY.items() if k != "embedding_dim"},
+                                          num_tasks=2))

@@ -1,0 +1,175 @@
+"""Exports a trained model for TF Serving (SavedModel) and for devices (TFLite).
+
+    python tools/export.py --model_dir=runs/r1r --export_dir=exported/ctn \
+        [--version=N] [--tflite=fp32,fp16,dynamic_int8,int8]
+    python tools/export.py --weights=ctn.weights.h5 --backbone=resnet34 --image_size=256 \
+        --export_dir=exported/ctn
+
+Writes `<export_dir>/<version>/` (a SavedModel in TF Serving's layout, renamed into
+place when complete) and, with --tflite, `<export_dir>/tflite/<version>/model_<q>.tflite`.
+The export is made from a float32 twin of the model, through the exact fast path
+(--nofast: the Keras graph). With --verify (default) the SavedModel is checked against
+the Keras model (≤ 1e-4) and the fp32 TFLite against the SavedModel (≤ 1e-3).
+--sample_image runs the new SavedModel on a picture and writes what it predicts.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+from _cli import run  # noqa: E402
+
+flags.DEFINE_string("model_dir", None, "A training run's folder (model.json + checkpoints/).")
+flags.DEFINE_enum("checkpoint", "best", ["best", "last"], "Which checkpoint of --model_dir.")
+flags.DEFINE_string("weights", None, "Instead of --model_dir: a .weights.h5 file (e.g. from "
+                    "tools/import_torch_checkpoint.py), with --model, --backbone and --image_size.")
+flags.DEFINE_enum("model", "ctn", ["ctn", "mhn", "mn"], "With --weights: the model the weights are for.")
+flags.DEFINE_enum("backbone", "resnet34", ["resnet18", "resnet34", "resnet50", "resnet101"],
+                  "With --weights: the encoder depth.")
+flags.DEFINE_integer("image_size", 256, "With --weights: the input size (a multiple of 32).")
+flags.DEFINE_string("export_dir", "exported/ctn", "Base folder of the versions (TF Serving's model_base_path).")
+flags.DEFINE_integer("version", None, "Version number; default one more than the highest present.")
+flags.DEFINE_list("tflite", [], "TFLite files to make: any of fp32, fp16, dynamic_int8, int8.")
+flags.DEFINE_string("data_dir", "data/synthetic_pascal_mt", "PASCAL-MT whose training images calibrate int8.")
+flags.DEFINE_integer("calibration_images", 200, "Training images that calibrate int8.")
+flags.DEFINE_bool("fast", True, "Export the exact fast path (--nofast: the Keras graph; needed for MHN/MN).")
+flags.DEFINE_bool("verify", True, "Check the exports against the Keras model on a random input.")
+flags.DEFINE_string("sample_image", None, "Run the SavedModel on this picture and write the prediction.")
+flags.DEFINE_string("sample_palette", "quadrants", "Task Palette of --sample_image (see tools/tflite_demo.py).")
+flags.DEFINE_bool("resize", False, "Resize --sample_image to the model's size instead of refusing it.")
+FLAGS = flags.FLAGS
+
+SAVED_MODEL_TOLERANCE = 1e-4
+TFLITE_TOLERANCE = 1e-3
+
+
+def _load_model():
+    from ct_keras.models import MODELS, load_model_dir
+
+    if bool(FLAGS.model_dir) == bool(FLAGS.weights):
+        raise app.UsageError("Give exactly one of --model_dir and --weights")
+    if FLAGS.model_dir:
+        return load_model_dir(FLAGS.model_dir, FLAGS.checkpoint)
+    if not FLAGS.weights.endswith(".weights.h5"):
+        raise ValueError(f"--weights must be a .weights.h5 file. Received {FLAGS.weights!r}")
+    if not os.path.isfile(FLAGS.weights):
+        raise FileNotFoundError(f"--weights file {FLAGS.weights} does not exist")
+    import keras
+
+    keras.config.set_dtype_policy("float32")
+    model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size)
+    try:
+        model.load_weights(FLAGS.weights)
+    except ValueError as e:
+        raise ValueError(
+            f"--weights {FLAGS.weights} do not fit a {FLAGS.model} with --backbone={FLAGS.backbone}: {e}"
+        ) from None
+    return model
+
+
+def _sample_inputs(image_hw):
+    from ct_keras.deploy import user_inputs
+
+    image = user_inputs.load_image(FLAGS.sample_image)
+    if FLAGS.resize:
+        image = user_inputs.resize_image(image, image_hw)
+    user_inputs.check_image(image, image_hw, name=f"--sample_image {FLAGS.sample_image}")
+    palette = user_inputs.parse_palette(FLAGS.sample_palette, image_hw)
+    return image, palette
+
+
+def _random_inputs(image_hw, batch=2, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(0, 255, (batch, *image_hw, 3)).astype(np.float32),
+            rng.integers(0, 5, (batch, *image_hw)).astype(np.int32))
+
+
+def _max_difference(a, b):
+    import numpy as np
+
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # TF's saving and conversion chatter
+    from ct_keras.deploy import tflite
+
+    quantizations = tflite.check_quantizations(FLAGS.tflite)
+    if "int8" in quantizations and not os.path.isdir(FLAGS.data_dir):
+        raise FileNotFoundError(
+            f"int8 is calibrated on training images: --data_dir {FLAGS.data_dir} does not exist "
+            "(make a synthetic set with tools/make_synthetic_pascal_mt.py)"
+        )
+    if FLAGS.version is not None and FLAGS.version < 0:
+        raise app.UsageError(f"--version must be a non-negative integer. Received {FLAGS.version}")
+    if FLAGS.version is not None and os.path.exists(os.path.join(FLAGS.export_dir, str(FLAGS.version))):
+        raise ValueError(f"{os.path.join(FLAGS.export_dir, str(FLAGS.version))} already exists: "
+                         "a served version is never overwritten; pick another --version")
+    if FLAGS.sample_image and not os.path.isfile(FLAGS.sample_image):
+        raise FileNotFoundError(f"--sample_image file {FLAGS.sample_image} does not exist")
+
+    import numpy as np
+    import tensorflow as tf
+
+    from ct_keras.deploy.pictures import demo_strip, save_png
+    from ct_keras.deploy.saved_model import export_saved_model
+
+    model = _load_model()
+    image_hw = tuple(model.image_hw)
+    sample = _sample_inputs(image_hw) if FLAGS.sample_image else None  # bad inputs fail before any work
+    path = export_saved_model(model, FLAGS.export_dir, FLAGS.version, fast=FLAGS.fast)
+    version = int(os.path.basename(path))
+    print(f"SavedModel ({'fast path' if FLAGS.fast else 'Keras graph'}, "
+          f"{image_hw[0]}x{image_hw[1]}): {path}")
+
+    images, palettes = _random_inputs(image_hw)
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    served_raw = None
+    if FLAGS.verify or quantizations:
+        served_raw = served(image=tf.constant(images), palette=tf.constant(palettes))["raw"].numpy()
+    if FLAGS.verify:
+        keras_raw = model({"image": images, "palette": palettes}, training=False).numpy()
+        difference = _max_difference(served_raw, keras_raw)
+        scale = max(1.0, float(np.abs(keras_raw).max()))
+        print(f"  SavedModel vs Keras: max |raw difference| {difference:.2e}")
+        if difference > SAVED_MODEL_TOLERANCE * scale:
+            raise RuntimeError(f"The SavedModel differs from the Keras model by {difference:.2e}")
+
+    if quantizations:
+        representative = None
+        if "int8" in quantizations:
+            representative = tflite.representative_inputs(
+                FLAGS.data_dir, image_hw, num_images=FLAGS.calibration_images)
+        out_dir = os.path.join(FLAGS.export_dir, "tflite", str(version))
+        paths = tflite.export_tflite(model, out_dir, quantizations, fast=FLAGS.fast,
+                                     representative_dataset=representative)
+        for quantization, file in paths.items():
+            line = f"TFLite {quantization}: {file} ({os.path.getsize(file) / 2**20:.1f} MiB)"
+            if FLAGS.verify:
+                raw = tflite.run_tflite(file, images, palettes)["raw"]
+                difference = _max_difference(raw, served_raw)
+                line += f", max |raw difference| to the SavedModel {difference:.2e}"
+                if quantization == "fp32" and difference > TFLITE_TOLERANCE * max(1.0, np.abs(served_raw).max()):
+                    raise RuntimeError(f"The fp32 TFLite model differs from the SavedModel by {difference:.2e}")
+            print(line)
+
+    if sample is not None:
+        image, palette = sample
+        outputs = served(image=tf.constant(image[None].astype(np.float32)),
+                         palette=tf.constant(palette[None]))
+        outputs = {k: v.numpy()[0] for k, v in outputs.items()}
+        out = save_png(demo_strip(image, palette, outputs),
+                       os.path.join(FLAGS.export_dir, "samples", f"{version}.png"))
+        print(f"Sample prediction: {out}")
+
+
+if __name__ == "__main__":
+    run(main)
