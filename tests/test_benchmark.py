@@ -82,6 +82,19 @@ def test_deploy_paths_say_why_when_missing():
         pytest.skip("ct_keras.deploy is present")
 
 
+def test_tool_lists_every_path():
+    pytest.importorskip("tensorflow")
+    import ast
+
+    from ct_keras.benchmarking.paths import paths
+
+    with open(os.path.join(ROOT, "tools", "benchmark.py")) as f:
+        tree = ast.parse(f.read())
+    (names,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", None) == "PATH_NAMES"]
+    assert set(names) == set(paths())
+
+
 def test_summarize_median_and_spread():
     from ct_keras.benchmarking.stats import summarize
 

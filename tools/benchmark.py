@@ -20,6 +20,11 @@ from absl import app, flags  # noqa: E402
 
 from _cli import run  # noqa: E402
 
+# Listed here (not imported: TensorFlow would load before the flags are read); a test
+# checks it against ct_keras.benchmarking.paths.paths().
+PATH_NAMES = ("keras", "xla", "bf16", "mixed_fp16", "fast", "savedmodel", "tflite_fp32",
+              "tflite_fp16", "tflite_dynamic_int8", "tflite_int8")
+
 flags.DEFINE_string("json", None, "Write the full results (every run) to this JSON file.")
 flags.DEFINE_string("markdown", None, "Write the tables to this Markdown file.")
 flags.DEFINE_string("plot", None, "Write the images/s plot to this PNG file.")
@@ -28,7 +33,10 @@ flags.DEFINE_string("reference_repo", None,
                     "PyTorch CTN, alternating with ours, and print the ratio.")
 flags.DEFINE_list("models", ["ctn", "mhn", "stn", "mn"], "Models: ctn, mhn, stn (five STNs), mn.")
 flags.DEFINE_list("paths", ["keras", "xla", "bf16", "fast", "savedmodel", "tflite_fp32",
-                            "tflite_int8", "mixed_fp16"], "Inference paths (see --helpfull).")
+                            "tflite_dynamic_int8", "tflite_int8", "mixed_fp16"],
+                  "Inference paths of the CTN: " + ", ".join(PATH_NAMES) + ".")
+flags.DEFINE_list("baseline_paths", ["keras", "bf16", "mixed_fp16"],
+                  "Inference paths of MHN, STN and MN (fast and TFLite are the CTN's).")
 flags.DEFINE_list("workloads", ["composite", "all"], "composite (R1r palette) and/or all (five tasks).")
 flags.DEFINE_list("batch_sizes", ["1", "8"], "Inference batch sizes.")
 flags.DEFINE_integer("repeats", 5, "Timed runs per figure (median reported).", lower_bound=1)
@@ -58,12 +66,12 @@ FLAGS = flags.FLAGS
 
 
 def settings():
-    from ct_keras.benchmarking import models, paths
+    from ct_keras.benchmarking import models
 
     s = {name: FLAGS[name].value for name in (
-        "models", "paths", "workloads", "repeats", "warmup", "threads", "image_size", "backbone",
-        "seed", "check", "train", "train_batch_size", "train_repeats", "pipeline", "data_dir",
-        "reference_repo", "reference_paths", "reference_batch_size", "reference_repeats",
+        "models", "paths", "baseline_paths", "workloads", "repeats", "warmup", "threads",
+        "image_size", "backbone", "seed", "check", "train", "train_batch_size", "train_repeats",
+        "pipeline", "data_dir",        "reference_repo", "reference_paths", "reference_batch_size", "reference_repeats",
         "model_dir", "accuracy_paths")}
     s.update(pipeline_batches=20, pipeline_batch_size=10, pipeline_images=40)
     try:
@@ -74,11 +82,11 @@ def settings():
         s.update(image_size=64, backbone="resnet18", batch_sizes=[1], repeats=1, warmup=1,
                  train_batch_size=2, train_repeats=1, pipeline_batches=2, pipeline_batch_size=2,
                  pipeline_images=4, reference_repeats=2)
-        for name, value in (("models", ["ctn"]), ("paths", ["keras"])):
+        for name, value in (("models", ["ctn"]), ("paths", ["keras"]), ("baseline_paths", ["keras"])):
             if not FLAGS[name].present:
                 s[name] = value
-    checks = (("models", models.MODEL_KINDS), ("paths", tuple(paths.paths())),
-              ("reference_paths", tuple(paths.paths())), ("accuracy_paths", tuple(paths.paths())),
+    checks = (("models", models.MODEL_KINDS), ("paths", PATH_NAMES), ("baseline_paths", PATH_NAMES),
+              ("reference_paths", PATH_NAMES), ("accuracy_paths", PATH_NAMES),
               ("workloads", ("composite", "all")))
     for name, allowed in checks:
         bad = [v for v in s[name] if v not in allowed]

@@ -1,7 +1,7 @@
 """Paths that need `ct_keras.deploy` (the exact fast path, SavedModel and TFLite).
 
-Until that package is there, every path here raises `Unavailable` with a note saying
-so; the rest of the benchmark runs without them.
+Where that package is missing, each raises `Unavailable` saying so, and the rest of the
+benchmark runs without them.
 """
 
 import importlib
@@ -21,13 +21,6 @@ def _deploy():
         raise Unavailable(f"needs {DEPLOY} (the deploy work, not merged on this branch yet)") from None
 
 
-def _pending(what):
-    def prepare(kind, spec):
-        _deploy()
-        raise Unavailable(f"{what}: no adapter to {DEPLOY} yet")
-    return prepare
-
-
 def _graph(fn):
     import tensorflow as tf
 
@@ -40,13 +33,7 @@ def fast(kind, spec):
     tables, all five tasks through one encoder pass (CTN only)."""
     if kind != "ctn":
         raise Unavailable("the fast path is the CTN's (tables and folding of its conditioning)")
-    deploy = _deploy()
-    from ct_keras.benchmarking import models as model_sets
-
-    models = model_sets.build(kind, spec["image_size"], spec["backbone"], seed=spec["seed"])
-    if spec.get("init"):
-        spec["init"](models)
-    net = deploy.FastCompositeTasking(models["net"])
+    net = _deploy().FastCompositeTasking(_fp32_models(kind, spec)["net"])
     composite, every = _graph(net.composite), _graph(net.all_tasks)
     return composite, lambda image: [t for t in every(image).swapaxes(0, 1)]
 
@@ -81,11 +68,7 @@ def tflite(quantization):
 
         from ai_edge_litert.interpreter import Interpreter
 
-        from ct_keras.benchmarking import models as model_sets
-
-        models = model_sets.build(kind, spec["image_size"], spec["backbone"], seed=spec["seed"])
-        if spec.get("init"):
-            spec["init"](models)
+        models = _fp32_models(kind, spec)
         rep = _representative(spec) if quantization == "int8" else None
         out_dir = tempfile.mkdtemp(prefix="ct-bench-tflite-")
         path = deploy.export_tflite(models["net"], out_dir, (quantization,), fast=True,
@@ -103,12 +86,46 @@ def tflite(quantization):
     return prepare
 
 
+def _fp32_models(kind, spec):
+    from ct_keras.benchmarking import models as model_sets
+
+    models = model_sets.build(kind, spec["image_size"], spec["backbone"], seed=spec["seed"])
+    if spec.get("init"):
+        spec["init"](models)
+    return models
+
+
+def savedmodel(kind, spec):
+    """`export_saved_model` (the CTN's fast path; the Keras graph of MHN and MN), loaded
+    back with `tf.saved_model.load`: `serving_default` (network + decoding) for the
+    composite palette, `all_tasks` for all five tasks; `raw` is what is compared."""
+    if kind == "stn":
+        raise Unavailable("SavedModel exports serve models that take a Task Palette (not STNs)")
+    deploy = _deploy()
+    import tempfile
+
+    import tensorflow as tf
+
+    models = _fp32_models(kind, spec)
+    path = deploy.export_saved_model(models["net"], tempfile.mkdtemp(prefix="ct-bench-sm-"),
+                                     fast=kind == "ctn")
+    loaded = tf.saved_model.load(path)
+    serve, every = loaded.signatures["serving_default"], loaded.signatures["all_tasks"]
+
+    def composite(image, palette):
+        return serve(image=tf.constant(image), palette=tf.constant(palette))["raw"].numpy()
+
+    def all_tasks(image):
+        return list(every(image=tf.constant(image))["raw"].numpy().swapaxes(0, 1))
+    return composite, all_tasks
+
+
 def paths():
     """`{name: (prepare, exact, description)}` for the deploy paths."""
     return {
         "fast": (fast, True,
                  "exact fast path: per-task tables, γ/β folding, one encoder pass for all tasks"),
-        "savedmodel": (_pending("savedmodel"), True, "exported SavedModel, serving signature"),
+        "savedmodel": (savedmodel, True, "exported SavedModel (CTN: of the fast path), loaded back"),
         "tflite_fp32": (tflite("fp32"), True, "TFLite fp32 of the fast path (XNNPack)"),
         "tflite_fp16": (tflite("fp16"), False, "TFLite fp16 weights, fp32 compute"),
         "tflite_dynamic_int8": (tflite("dynamic_int8"), False,

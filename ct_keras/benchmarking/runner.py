@@ -41,7 +41,7 @@ def cases(settings):
                         reference_batch_size=settings["reference_batch_size"],
                         reference_repeats=settings["reference_repeats"]))
     for model in settings["models"]:
-        for path in settings["paths"]:
+        for path in settings["paths"] if model == "ctn" else settings["baseline_paths"]:
             out.append(dict(base, case="inference", model=model, path=path, check=settings["check"],
                             batch_sizes=settings["batch_sizes"], workloads=settings["workloads"]))
     if settings["train"]:
