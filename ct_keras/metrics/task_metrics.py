@@ -1,0 +1,30 @@
+from ct_keras.metrics.edges_ods_f import EdgesOdsF
+from ct_keras.metrics.mean_iou import MeanIoU
+from ct_keras.metrics.normals_angle_error import NormalsAngleError
+from ct_keras.metrics.saliency_max_iou import SaliencyMaxIoU
+from ct_keras.tasks import EDGES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG
+
+
+def task_metrics(tasks=range(NUM_TASKS), edge_thresholds=99):
+    """The paper's metric for each task id in `tasks`, as new metric objects.
+
+    Each has a `.task` attribute, so a trainer can feed it
+    `update_state(label, decode_tensor(raw, metric.task), sample_weight=palette == metric.task)`.
+
+    Args:
+        tasks: task ids (0 semseg, 1 parts, 2 edges, 3 saliency, 4 normals).
+        edge_thresholds: `thresholds` of `EdgesOdsF`: a count (99 as in the paper's
+            protocol; a few keep validation during training affordable) or a list.
+    """
+    factories = {
+        SEMSEG: lambda: MeanIoU(SEMSEG),
+        PARTS: lambda: MeanIoU(PARTS),
+        EDGES: lambda: EdgesOdsF(thresholds=edge_thresholds),
+        SALIENCY: SaliencyMaxIoU,
+        NORMALS: NormalsAngleError,
+    }
+    tasks = list(tasks)
+    unknown = [t for t in tasks if isinstance(t, bool) or t not in factories]
+    if unknown:
+        raise ValueError(f"`tasks` must hold task ids in [0, {NUM_TASKS}). Received {tasks}")
+    return [factories[t]() for t in tasks]
