@@ -60,6 +60,10 @@ flags.DEFINE_string("model_dir", None,
                     "A trained model folder: compare --accuracy_paths' metrics with fp32's on the "
                     "validation split of --data_dir.")
 flags.DEFINE_list("accuracy_paths", ["bf16", "tflite_int8"], "Paths whose metrics are compared.")
+flags.DEFINE_list("cases", ["compute", "reference", "inference", "train", "pipeline", "accuracy"],
+                  "Which parts to run (reference and accuracy run only with their flags).")
+flags.DEFINE_bool("update_json", False,
+                  "Read --json first and replace only the parts this run measures.")
 flags.DEFINE_string("from_json", None, "Only render --markdown/--plot from this earlier --json.")
 flags.DEFINE_bool("quick", False, "Tiny settings for a smoke test (64², ResNet18, 1 repeat, CTN).")
 FLAGS = flags.FLAGS
@@ -72,7 +76,7 @@ def settings():
         "models", "paths", "baseline_paths", "workloads", "repeats", "warmup", "threads",
         "image_size", "backbone", "seed", "check", "train", "train_batch_size", "train_repeats",
         "pipeline", "data_dir",        "reference_repo", "reference_paths", "reference_batch_size", "reference_repeats",
-        "model_dir", "accuracy_paths")}
+        "model_dir", "accuracy_paths", "cases")}
     s.update(pipeline_batches=20, pipeline_batch_size=10, pipeline_images=40)
     try:
         s["batch_sizes"] = [int(b) for b in FLAGS.batch_sizes]
@@ -87,7 +91,8 @@ def settings():
                 s[name] = value
     checks = (("models", models.MODEL_KINDS), ("paths", PATH_NAMES), ("baseline_paths", PATH_NAMES),
               ("reference_paths", PATH_NAMES), ("accuracy_paths", PATH_NAMES),
-              ("workloads", ("composite", "all")))
+              ("workloads", ("composite", "all")),
+              ("cases", ("compute", "reference", "inference", "train", "pipeline", "accuracy")))
     for name, allowed in checks:
         bad = [v for v in s[name] if v not in allowed]
         if bad or not s[name]:
@@ -126,11 +131,19 @@ def main(argv):
     command = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
     def save(results):  # after every case, so that a long run keeps what it measured
-        results["command"] = command
+        if command not in results.setdefault("commands", []):
+            results["commands"].append(command)
         if FLAGS.json:
             _write(FLAGS.json, lambda f: json.dump(results, f, indent=1))
 
-    results = runner.run(s, log=lambda line: print(line, file=sys.stderr, flush=True), after_case=save)
+    earlier = None
+    if FLAGS.update_json:
+        if not (FLAGS.json and os.path.isfile(FLAGS.json)):
+            raise FileNotFoundError(f"--update_json needs an existing --json file. Received {FLAGS.json}")
+        with open(FLAGS.json) as f:
+            earlier = json.load(f)
+    results = runner.run(s, log=lambda line: print(line, file=sys.stderr, flush=True),
+                         after_case=save, report=earlier)
     _render(results, report, plot)
 
 

@@ -49,6 +49,7 @@ def compare(case):
     kind, config = read_model_description(case["model_dir"])
     weights = checkpoint_path(case["model_dir"], "best")
     spec = {"image_size": config["image_size"], "backbone": config["backbone"], "seed": 0,
+            "config": config,
             "threads": case["threads"], "data_dir": case["data_dir"],
             "init": lambda models: models["net"].load_weights(weights)}
     table = paths.paths()

@@ -89,7 +89,7 @@ def tflite(quantization):
 def _fp32_models(kind, spec):
     from ct_keras.benchmarking import models as model_sets
 
-    models = model_sets.build(kind, spec["image_size"], spec["backbone"], seed=spec["seed"])
+    models = model_sets.from_spec(kind, spec)
     if spec.get("init"):
         spec["init"](models)
     return models

@@ -15,9 +15,15 @@ from ct_keras.tasks import NUM_TASKS
 MODEL_KINDS = ("ctn", "mhn", "stn", "mn")
 
 
-def build(kind, image_size=256, backbone="resnet34", dtype="float32", seed=0):
+def from_spec(kind, spec, dtype="float32"):
+    """`build` for a path's `spec` (image_size, backbone, seed, optional config)."""
+    return build(kind, spec["image_size"], spec["backbone"], dtype, spec["seed"], spec.get("config"))
+
+
+def build(kind, image_size=256, backbone="resnet34", dtype="float32", seed=0, config=None):
     """`{"net": …}` (and `"heads"` for MHN/MN, the same layers with five outputs), or
-    `{"nets": [five STNs]}`; weights are a function of `seed` alone, whatever `dtype`."""
+    `{"nets": [five STNs]}`; weights are a function of `seed` alone, whatever `dtype`.
+    `config`: further constructor arguments (a trained model's, say)."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"Model must be one of {MODEL_KINDS}. Received {kind!r}")
     keras.utils.set_random_seed(seed)
@@ -26,18 +32,17 @@ def build(kind, image_size=256, backbone="resnet34", dtype="float32", seed=0):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype)
     try:
-        return _build(kind, image_size, backbone)
+        return _build(kind, dict(config or {}, image_size=image_size, backbone=backbone))
     finally:
         keras.config.set_dtype_policy(previous)
 
 
-def _build(kind, image_size, backbone):
+def _build(kind, config):
     from ct_keras.models import MODELS
 
     if kind == "stn":
-        return {"nets": [MODELS["stn"](task=k, backbone=backbone, image_size=image_size)
-                         for k in range(NUM_TASKS)]}
-    net = MODELS[kind](backbone=backbone, image_size=image_size)
+        return {"nets": [MODELS["stn"](**dict(config, task=k)) for k in range(NUM_TASKS)]}
+    net = MODELS[kind](**config)
     models = {"net": net}
     if kind in ("mhn", "mn"):
         from ct_keras.models.multi_head_net import task_prefix

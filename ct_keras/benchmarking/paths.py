@@ -44,13 +44,12 @@ def keras_path(dtype="float32", jit_compile=False, needs=None):
             raise Unavailable("needs a GPU (none here)")
         if needs == "bf16" and not (_has_gpu() or {"avx512_bf16", "amx_bf16"} & set(cpu_flags())):
             raise Unavailable("needs a GPU or a CPU with AVX512-BF16/AMX")
-        models = model_sets.build(kind, spec["image_size"], spec["backbone"], seed=spec["seed"])
+        models = model_sets.from_spec(kind, spec)
         if spec.get("init"):
             spec["init"](models)  # e.g. weights of the reference or of a trained model
         if dtype != "float32":
             fp32 = models
-            models = model_sets.build(kind, spec["image_size"], spec["backbone"], dtype=dtype,
-                                      seed=spec["seed"])
+            models = model_sets.from_spec(kind, spec, dtype)
             model_sets.copy_weights(fp32, models)
         return model_sets.workloads(kind, models, lambda m: graph_fn(m, jit_compile))
     return prepare

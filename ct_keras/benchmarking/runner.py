@@ -33,6 +33,14 @@ def run_case(case, timeout=3600, log=print):
 def cases(settings):
     """The case dicts of a run, in the order they run (the reference early: it is the
     comparison that matters most, and a broken checkout should show at once)."""
+    every = cases_of(settings)
+    return [c for c in every if c["case"] in settings.get("cases", CASE_KINDS)]
+
+
+CASE_KINDS = ("compute", "reference", "inference", "train", "pipeline", "accuracy")
+
+
+def cases_of(settings):
     base = {k: settings[k] for k in ("threads", "image_size", "backbone", "seed", "warmup", "repeats")}
     out = [dict(base, case="compute", models=settings["models"])]
     if settings["reference_repo"]:
@@ -58,12 +66,14 @@ def cases(settings):
     return out
 
 
-def run(settings, log=print, after_case=None):
+def run(settings, log=print, after_case=None, report=None):
     """Runs every case; `after_case(report)` is called after each (e.g. to save the
-    partial report of a long run)."""
+    partial report of a long run). Given an earlier `report`, the cases run replace
+    theirs in it and the rest is kept."""
     from ct_keras.benchmarking import machine
 
-    report = {"machine": machine.describe(), "settings": settings, "inference": {}, "training": {}}
+    report = report or {"inference": {}, "training": {}}
+    report.update(machine=machine.describe(), settings=settings)
     for case in cases(settings):
         result = run_case(case, log=log)
         kind = case["case"]
