@@ -1,0 +1,58 @@
+"""Ours against the authors' PyTorch CTN, in one process, with the same weights, the same
+input and the same thread count, timed alternately (theirs, ours, ours, …, repeat)."""
+
+from ct_keras.benchmarking import inputs, paths, reference, stats
+
+TOLERANCE = 1e-4
+
+
+def _paired(ours, theirs):
+    """Ratios that resist other load on a shared machine: per round (the two ran back
+    to back), their median and range, and the ratio of the fastest runs of each."""
+    rounds = sorted(a / b for a, b in zip(ours, theirs))
+    n = len(rounds)
+    median = rounds[n // 2] if n % 2 else (rounds[n // 2 - 1] + rounds[n // 2]) / 2
+    return {"speedup_per_round_median": median, "speedup_per_round_min": rounds[0],
+            "speedup_per_round_max": rounds[-1], "speedup_best_runs": max(ours) / max(theirs)}
+
+
+def run(case):
+    from ct_keras.models.torch_import import load_torch_state_dict
+
+    size, b = case["image_size"], case["reference_batch_size"]
+    theirs, notes = reference.load_reference_ctn(case["reference_repo"], seed=case["seed"])
+    calibration = [inputs.images(2, size, seed=100 + i) for i in range(2)]
+    reference.calibrate_batch_norm(theirs, calibration,
+                                   [inputs.r1r_palettes(2, size, seed=100 + i) for i in range(2)])
+    state = reference.state_dict_numpy(theirs)
+
+    def init(models):
+        load_torch_state_dict(models["net"], state)
+
+    image, palette = inputs.images(b, size, seed=3), inputs.r1r_palettes(b, size, seed=3)
+    timed = {"reference": reference.forward_fn(theirs)(image, palette)}
+    expected = timed["reference"]()
+    diffs, unavailable = {}, {}
+    table = paths.paths()
+    spec = {"image_size": size, "backbone": case["backbone"], "seed": case["seed"], "init": init,
+            "threads": case["threads"]}
+    for name in case["reference_paths"]:
+        try:
+            composite, _ = table[name][0]("ctn", spec)
+        except paths.Unavailable as e:
+            unavailable[name] = str(e)
+            continue
+        diffs[name] = paths.max_abs_diff(composite(image, palette), expected)
+        timed[name] = (lambda f: lambda: f(image, palette))(composite)
+    timings = stats.time_alternating(timed, b, case["warmup"], case["reference_repeats"])
+    ours = {}
+    for name in diffs:
+        exact = table[name][1]
+        ours[name] = dict(
+            timings[name], max_abs_diff_vs_reference=diffs[name], exact=exact,
+            equal_within_tolerance=diffs[name] <= TOLERANCE if exact else None,
+            speedup_vs_reference=timings[name]["images_per_s"] / timings["reference"]["images_per_s"],
+            **_paired(timings[name]["runs"], timings["reference"]["runs"]))
+    return {"reference": timings["reference"], "ours": ours, "unavailable": unavailable,
+            "batch_size": b, "palette": "R1r", "tolerance": TOLERANCE, "notes": notes,
+            "output_scale": float(abs(expected).max())}

@@ -1,0 +1,54 @@
+"""Timing: medians of repeated runs after warm-up, with the spread kept."""
+
+import math
+import time
+
+
+def summarize(seconds, images):
+    """Per-run wall times → images/s median, min, max and every run."""
+    rates = sorted(images / s for s in seconds)
+    n = len(rates)
+    median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
+    return {
+        "images_per_s": median,
+        "seconds_per_image": 1.0 / median,
+        "min": rates[0],
+        "max": rates[-1],
+        "spread_pct": 100.0 * (rates[-1] - rates[0]) / median,
+        "runs": [images / s for s in seconds],
+    }
+
+
+def time_call(fn, images, warmup=1, repeats=5):
+    """Runs `fn()` `warmup` times untimed, then `repeats` timed times; `fn` must block
+    until its result exists (return numpy, not a lazy tensor)."""
+    for _ in range(warmup):
+        fn()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return summarize(seconds, images)
+
+
+def time_alternating(fns, images, warmup=1, repeats=5):
+    """Times several callables round-robin (a, b, c, a, b, c, …) so that load from
+    other processes on a shared machine falls on all of them alike.
+
+    `fns` is `{name: fn}`; returns `{name: summarize(...)}`.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    seconds = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: summarize(s, images) for name, s in seconds.items()}
+
+
+def is_sane(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0

@@ -1,0 +1,103 @@
+"""tools/benchmark.py in --quick mode: the JSON's structure and sane numbers, no speed
+thresholds (speed is measured in BENCHMARKS.md, never asserted)."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tool(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def _sane(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def _check_timing(t):
+    for key in ("images_per_s", "seconds_per_image", "min", "max"):
+        assert _sane(t[key]), (key, t)
+    assert t["min"] <= t["images_per_s"] <= t["max"]
+    assert t["runs"] and all(_sane(r) for r in t["runs"])
+
+
+@pytest.mark.slow
+def test_quick_run(tmp_path):
+    out, png = tmp_path / "b.json", tmp_path / "b.png"
+    result = _tool("--quick", "--image_size=32", f"--json={out}", f"--plot={png}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["settings"]["threads"] == 2 and report["machine"]["cores_available"] >= 1
+    assert png.stat().st_size > 1000
+
+    ctn = report["compute"]["results"]["ctn"]
+    assert ctn["trainable_params"] < ctn["total_params"]
+    assert all(_sane(ctn[k]) for k in ("gflops_one_pass", "gflops_encoder", "gflops_all_tasks"))
+    assert ctn["gflops_encoder"] < ctn["gflops_all_tasks_shared_encoder"] < ctn["gflops_all_tasks"]
+
+    keras_run = report["inference"]["ctn"]["keras"]
+    assert keras_run["status"] == "ok" and keras_run["threads"]["tensorflow_intra_op"] == 2
+    for workload in ("composite", "all"):
+        timing = keras_run["results"][workload]["1"]
+        _check_timing(timing)
+        assert timing["peak_rss_mib"] >= keras_run["baseline_rss_mib"] > 0
+
+    train = report["training"]["ctn"]
+    assert train["status"] == "ok" and train["results"]["batch_size"] == 2
+    _check_timing(train["results"])
+    assert report["pipeline"]["status"] == "ok"
+    _check_timing(report["pipeline"]["results"])
+    assert "### Inference" in result.stdout and "| CTN | `keras` | composite | 1 |" in result.stdout
+
+
+def test_bad_flags_are_one_line():
+    for args, message in ((["--models=ctn,xyz"], "--models must be among"),
+                          (["--paths=warp"], "--paths must be among"),
+                          (["--batch_sizes=0"], "--batch_sizes must be positive"),
+                          (["--reference_repo=/nonexistent/ct"], "is not a directory")):
+        result = _tool(*args)
+        assert result.returncode != 0
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_deploy_paths_say_why_when_missing():
+    pytest.importorskip("tensorflow")
+    from ct_keras.benchmarking import deploy_paths
+    from ct_keras.benchmarking.paths import Unavailable
+
+    try:
+        import ct_keras.deploy  # noqa: F401
+    except ImportError:
+        with pytest.raises(Unavailable, match="ct_keras.deploy"):
+            deploy_paths.paths()["fast"][0]("ctn", {})
+    else:
+        pytest.skip("ct_keras.deploy is present")
+
+
+def test_tool_lists_every_path():
+    pytest.importorskip("tensorflow")
+    import ast
+
+    from ct_keras.benchmarking.paths import paths
+
+    with open(os.path.join(ROOT, "tools", "benchmark.py")) as f:
+        tree = ast.parse(f.read())
+    (names,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", None) == "PATH_NAMES"]
+    assert set(names) == set(paths())
+
+
+def test_summarize_median_and_spread():
+    from ct_keras.benchmarking.stats import summarize
+
+    t = summarize([1.0, 2.0, 4.0], images=8)
+    assert t["images_per_s"] == 4.0 and t["min"] == 2.0 and t["max"] == 8.0
+    assert t["runs"] == [8.0, 4.0, 2.0] and t["spread_pct"] == 150.0
