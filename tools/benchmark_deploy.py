@@ -2,7 +2,7 @@
 plain versus the exact fast path, with file sizes.
 
     python tools/benchmark_deploy.py --backbone=resnet34 --image_size=256 --batch_sizes=1,8 \
-        --tflite=fp32,fp16,dynamic_int8,int8 --repeats=5 --out=notes/deploy_speed.json
+        --tflite=fp32,fp16,dynamic_int8,int8 --repeats=5 --out=docs/bench/deploy_speed.json
 
 Weights do not change the speed: a fresh model is timed unless --model_dir is given.
 The exports are made by tools/export.py in child processes (int8 is calibrated on a few
