@@ -179,6 +179,10 @@ def train(config):
         generate_pascal_mt(config.data_dir, n_train, n_val, seed=config.seed, size=config.image_size)
     n_train = num_examples(config.data_dir, "train")
     n_val = num_examples(config.data_dir, "val")
+    if config.synthetic and (n_train, n_val) != synthetic_sizes(config.synthetic):
+        raise ValueError(
+            f"--data_dir={config.data_dir} holds {n_train} train and {n_val} val images, not the "
+            f"--synthetic={config.synthetic} asked for: give another --data_dir or delete that one")
     if config.precision != "float32":
         keras.mixed_precision.set_global_policy(config.precision)
     strategy = make_strategy(config.distribution_strategy, config.tpu)
