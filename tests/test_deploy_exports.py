@@ -173,6 +173,57 @@ def test_rest_body_runs_as_tf_serving_would(served):
         np.testing.assert_allclose(outputs["raw"], direct, atol=1e-5, err_msg=f"{signature} {request_format}")
 
 
+def test_grpc_request_runs_as_tf_serving_would(served):
+    """The serving client's gRPC path end to end: its PredictRequest goes over a real gRPC
+    channel to a PredictionService that runs the SavedModel (as TF Serving's Predict does),
+    and the client reads the response tensors back."""
+    grpc = pytest.importorskip("grpc")
+    apis = pytest.importorskip("tensorflow_serving.apis.prediction_service_pb2_grpc")
+    from concurrent import futures
+
+    from tensorflow_serving.apis import predict_pb2
+
+    received = []
+
+    class Predictor(apis.PredictionServiceServicer):
+        def Predict(self, request, context):
+            received.append((request.model_spec.name, request.model_spec.signature_name))
+            inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            try:
+                outputs = _call(served, request.model_spec.signature_name, **inputs)
+            except tf.errors.InvalidArgumentError as e:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
+            response = predict_pb2.PredictResponse()
+            for key, value in outputs.items():
+                response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+            return response
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    apis.add_PredictionServiceServicer_to_server(Predictor(), server)
+    port = server.add_insecure_port("localhost:0")
+    server.start()
+    try:
+        image, palette = random_inputs(2, seed=17)
+        image = np.round(image)
+        direct = _call(served, "serving_default", image=image, palette=palette)
+        for signature in ("serving_default", "encoded_image"):
+            request = serving_requests.grpc_request(signature, "ctn", image, palettes=palette)
+            outputs = serving_requests.grpc_predict(f"localhost:{port}", request)
+            assert set(outputs) == OUTPUTS
+            np.testing.assert_allclose(outputs["raw"], direct["raw"], atol=1e-5, err_msg=signature)
+            np.testing.assert_array_equal(outputs["semseg"], direct["semseg"])
+        request = serving_requests.grpc_request("single_task", "ctn", image, tasks=[4, 2])
+        outputs = serving_requests.grpc_predict(f"localhost:{port}", request)
+        expected = _call(served, "single_task", image=image, task=np.array([4, 2], np.int32))
+        np.testing.assert_allclose(outputs["normals"], expected["normals"], atol=1e-6)
+        assert received == [("ctn", "serving_default"), ("ctn", "encoded_image"), ("ctn", "single_task")]
+        bad = serving_requests.grpc_request("serving_default", "ctn", image, palettes=palette + 7)
+        with pytest.raises(ValueError, match="(?s)answered INVALID_ARGUMENT: .*must hold task ids"):
+            serving_requests.grpc_predict(f"localhost:{port}", bad)
+    finally:
+        server.stop(None)
+
+
 @pytest.fixture(scope="module")
 def tflite_files(ctn, tmp_path_factory):
     image, palette = random_inputs(4, seed=17)

@@ -158,5 +158,10 @@ def test_serving_client_dry_run(files):
                          "--dry_run"), "must be 64x64 RGB")
     _one_line_error(_run("serving_client.py", f"--image={files['image']}", f"--image_size={SIZE}",
                          "--server=localhost:1"), "Cannot reach TF Serving at http://localhost:1/v1/models/ctn:predict")
+    try:
+        import tensorflow_serving.apis  # noqa: F401 (a test dependency; the message without it:)
+        grpc_error = "TF Serving at localhost:1 answered UNAVAILABLE"
+    except ImportError:
+        grpc_error = "pip install tensorflow-serving-api"
     _one_line_error(_run("serving_client.py", f"--image={files['image']}", f"--image_size={SIZE}",
-                         "--grpc=localhost:1"), "pip install tensorflow-serving-api")
+                         "--grpc=localhost:1"), grpc_error)
