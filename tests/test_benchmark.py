@@ -68,20 +68,6 @@ def test_bad_flags_are_one_line():
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
 
 
-def test_deploy_paths_say_why_when_missing():
-    pytest.importorskip("tensorflow")
-    from ct_keras.benchmarking import deploy_paths
-    from ct_keras.benchmarking.paths import Unavailable
-
-    try:
-        import ct_keras.deploy  # noqa: F401
-    except ImportError:
-        with pytest.raises(Unavailable, match="ct_keras.deploy"):
-            deploy_paths.paths()["fast"][0]("ctn", {})
-    else:
-        pytest.skip("ct_keras.deploy is present")
-
-
 def test_tool_lists_every_path():
     pytest.importorskip("tensorflow")
     import ast

@@ -38,7 +38,7 @@ def data_dir(tmp_path_factory):
     (["--data_dir=NOT_PASCAL"], "NOT_PASCAL"),
     (["--model=stn"], "--task"),
     (["--loss_weights=depth=2"], "--loss_weights"),
-    (["--synthetic=20,4"], "holds 8 train and 2 val images, not the --synthetic=20,4"),
+    (["--synthetic=20,4"], "holds 8 train and 2 val images, not the 20,4"),
 ])
 def test_bad_flags_fail_before_any_work(tmp_path, data_dir, args, message):
     model_dir = tmp_path / "run"

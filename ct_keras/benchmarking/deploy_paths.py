@@ -1,24 +1,10 @@
-"""Paths that need `ct_keras.deploy` (the exact fast path, SavedModel and TFLite).
-
-Where that package is missing, each raises `Unavailable` saying so, and the rest of the
-benchmark runs without them.
-"""
-
-import importlib
+"""Paths through `ct_keras.deploy`: the exact fast path, SavedModel and TFLite."""
 
 import numpy as np
 
+from ct_keras import deploy
 from ct_keras.benchmarking.paths import Unavailable
 from ct_keras.tasks import NUM_TASKS
-
-DEPLOY = "ct_keras.deploy"
-
-
-def _deploy():
-    try:
-        return importlib.import_module(DEPLOY)
-    except ImportError:
-        raise Unavailable(f"needs {DEPLOY} (the deploy work, not merged on this branch yet)") from None
 
 
 def _graph(fn):
@@ -33,7 +19,7 @@ def fast(kind, spec):
     tables, all five tasks through one encoder pass (CTN only)."""
     if kind != "ctn":
         raise Unavailable("the fast path is the CTN's (tables and folding of its conditioning)")
-    net = _deploy().FastCompositeTasking(_fp32_models(kind, spec)["net"])
+    net = deploy.FastCompositeTasking(_fp32_models(kind, spec)["net"])
     composite, every = _graph(net.composite), _graph(net.all_tasks)
     return composite, lambda image: [t for t in every(image).swapaxes(0, 1)]
 
@@ -41,7 +27,6 @@ def fast(kind, spec):
 def _representative(spec):
     """Calibration inputs for int8: training images when a data folder is given, else
     seeded random images, each with an R1r and a one-task palette."""
-    deploy = _deploy()
     if spec.get("data_dir"):
         return deploy.representative_inputs(spec["data_dir"], (spec["image_size"],) * 2, num_images=50)
     from ct_keras.benchmarking import inputs
@@ -63,7 +48,6 @@ def tflite(quantization):
     def prepare(kind, spec):
         if kind != "ctn":
             raise Unavailable("ct_keras.deploy exports the CTN's fast path only")
-        deploy = _deploy()
         import tempfile
 
         from ai_edge_litert.interpreter import Interpreter
@@ -101,7 +85,6 @@ def savedmodel(kind, spec):
     composite palette, `all_tasks` for all five tasks; `raw` is what is compared."""
     if kind == "stn":
         raise Unavailable("SavedModel exports serve models that take a Task Palette (not STNs)")
-    deploy = _deploy()
     import tempfile
 
     import tensorflow as tf

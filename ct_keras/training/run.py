@@ -107,6 +107,11 @@ class TrainConfig:
             bad("data_dir", f"{self.data_dir} does not exist")
         if os.path.isdir(self.data_dir):
             detect_layout(self.data_dir)  # names the folder if it is not PASCAL-MT
+            if self.synthetic:
+                counts = (num_examples(self.data_dir, "train"), num_examples(self.data_dir, "val"))
+                if counts != synthetic_sizes(self.synthetic):
+                    bad("synthetic", f"{self.data_dir} holds {counts[0]} train and {counts[1]} val images, "
+                        f"not the {self.synthetic} asked for: give another --data_dir or delete that one")
         finished = os.path.join(self.model_dir, "metrics.json")
         if os.path.isfile(finished) and not self.overwrite:
             bad("model_dir", f"{self.model_dir} holds a finished run ({finished}); pass --overwrite "
@@ -179,10 +184,6 @@ def train(config):
         generate_pascal_mt(config.data_dir, n_train, n_val, seed=config.seed, size=config.image_size)
     n_train = num_examples(config.data_dir, "train")
     n_val = num_examples(config.data_dir, "val")
-    if config.synthetic and (n_train, n_val) != synthetic_sizes(config.synthetic):
-        raise ValueError(
-            f"--data_dir={config.data_dir} holds {n_train} train and {n_val} val images, not the "
-            f"--synthetic={config.synthetic} asked for: give another --data_dir or delete that one")
     if config.precision != "float32":
         keras.mixed_precision.set_global_policy(config.precision)
     strategy = make_strategy(config.distribution_strategy, config.tpu)
