@@ -29,27 +29,23 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose):
 
     fast = FastCompositeTasking(net)
     all_tasks = tf.function(fast.all_tasks, reduce_retracing=True)
-    tasks = list(range(len(TASK_NAMES)))
-    metrics = task_metrics(tasks, edge_thresholds=edge_thresholds)
+    metrics = {m.task: m for m in task_metrics(edge_thresholds=edge_thresholds)}
     loss = CompositeLoss()
-    losses = {k: keras.metrics.Mean(name=f"{TASK_NAMES[k]}_loss") for k in tasks}
+    losses = {k: keras.metrics.Mean(name=f"{TASK_NAMES[k]}_loss") for k in metrics}
     progress = keras.utils.Progbar(steps, verbose=verbose, unit_name="batch") if verbose else None
     for step, (inputs, targets) in enumerate(dataset.take(steps) if steps else dataset):
         images = inputs["image"]
         # Two images (ten decoder passes) at a time: the same speed, a fraction of the memory.
         every = tf.concat([all_tasks(images[i:i + 2]) for i in range(0, int(images.shape[0]), 2)], 0)
-        for k in tasks:
-            raw = every[:, k]
-            full = tf.fill(tf.shape(raw)[:3], k)
-            losses[k].update_state(loss(raw, full, targets)[1][TASK_NAMES[k]])
-            ones = tf.ones(tf.shape(raw)[:3], tf.float32)
-            for metric in metrics:
-                if metric.task == k:
-                    metric.update_state(targets[TASK_NAMES[k]], decode_tensor(raw, k), sample_weight=ones)
+        ones = tf.ones_like(every[:, 0, :, :, 0])  # every pixel asks for the task scored
+        for k, metric in metrics.items():
+            raw, name = every[:, k], TASK_NAMES[k]
+            losses[k].update_state(loss(raw, tf.cast(ones, tf.int32) * k, targets)[1][name])
+            metric.update_state(targets[name], decode_tensor(raw, k), sample_weight=ones)
         if progress:
             progress.update(step + 1)
     out = {m.name: float(m.result()) for m in losses.values()}
-    for metric in metrics:
+    for metric in metrics.values():
         result = metric.result()
         out.update({k: float(v) for k, v in result.items()} if isinstance(result, dict)
                    else {metric.name: float(result)})
