@@ -17,12 +17,12 @@ $(STAMP): setup.cfg setup.py
 	$(PY) -m pip install -e '.[test,torch]'
 	touch $(STAMP)
 
-# Trains a small CTN on the synthetic set (~10 min on 2 cores), then scores it against the
+# Trains a small CTN on the synthetic set (~20 min on 2 cores), then scores it against the
 # best constant prediction and draws its composite predictions.
 demo: install
 	$(PY) tools/train.py --flagfile=configs/demo.cfg
 	$(PY) tools/export.py --model_dir=runs/demo --export_dir=exported/demo_model --tflite=fp32 \
-		--data_dir=data/synthetic_pascal_mt_96
+		--data_dir=data/synthetic_pascal_mt_easy64
 	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
 
 test: install

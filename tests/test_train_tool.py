@@ -39,6 +39,8 @@ def data_dir(tmp_path_factory):
     (["--model=stn"], "--task"),
     (["--loss_weights=depth=2"], "--loss_weights"),
     (["--synthetic=20,4"], "holds 8 train and 2 val images, not the 20,4"),
+    (["--synthetic=8,2", "--synthetic_variant=easy"], "holds the 'voc' variant, not 'easy'"),
+    (["--synthetic=8,2", "--synthetic_variant=hard"], "--synthetic_variant: must be one of ['easy', 'voc']"),
 ])
 def test_bad_flags_fail_before_any_work(tmp_path, data_dir, args, message):
     model_dir = tmp_path / "run"

@@ -1,7 +1,7 @@
 """How much the TFLite exports (fp32 / fp16 / int8) lose against the Keras model, on a
 validation split: task metrics next to each other, and agreement with Keras.
 
-    python tools/evaluate_exports.py --model_dir=runs/demo --data_dir=data/synthetic_pascal_mt_96 \
+    python tools/evaluate_exports.py --model_dir=runs/demo --data_dir=data/synthetic_pascal_mt_easy64 \
         --tflite=exported/demo/tflite/1/model_fp32.tflite,exported/demo/tflite/1/model_int8.tflite
 
 Each task is evaluated over whole images (rule S, as the paper's Table 1). The metrics

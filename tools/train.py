@@ -23,6 +23,8 @@ f.DEFINE_string("model_dir", None, "Where checkpoints, logs and metrics go (resu
 f.DEFINE_string("data_dir", None, "PASCAL-MT: a raw folder (either packaging) or ct_keras TFRecords.")
 f.DEFINE_string("synthetic", "", "'TRAIN,VAL': generate a synthetic PASCAL-MT of that many images "
                 "at --data_dir if it does not exist.")
+f.DEFINE_string("synthetic_variant", "voc", "What --synthetic scenes hold: voc (all 20 classes) or easy "
+                "(5 classes, larger objects: the demo's).")
 f.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn", "mn"], "CompositeTasking net or a baseline.")
 f.DEFINE_string("task", "", "Task of --model=stn, or the one task of --rule=s (default: drawn per image).")
 f.DEFINE_string("backbone", "resnet34", "resnet18|34|50|101.")

@@ -13,6 +13,7 @@ and saliency marks the dominant object(s). Each image is a function of (seed, sp
 index) only.
 """
 
+import json
 import os
 
 import numpy as np
@@ -42,7 +43,15 @@ STUFF_LOOKS = {
     "picture": ("stripes", (180, 60, 60), (60, 60, 160), 3.0),
 }
 SPLIT_CODES = {"train": 0, "val": 1}
-PERSON_PROBABILITY = 0.35
+# What scenes hold. "voc": all 20 VOC classes at the sizes of the tests and benchmarks;
+# "easy": five classes of distinct looks, objects twice as large, people in most images,
+# for a net trained from scratch in minutes (the demo). `object_size` is the object
+# height as a fraction of the shorter image side, drawn uniformly in that range.
+VARIANTS = {
+    "voc": {"classes": VOC_CLASSES[1:], "object_size": (0.25, 0.5), "person_probability": 0.35},
+    "easy": {"classes": ("person", "car", "bus", "cow", "pottedplant"), "object_size": (0.45, 0.85),
+             "person_probability": 0.5},
+}
 
 
 def _image_id(split, index):
@@ -74,9 +83,9 @@ def _background(c, rng, albedo, normals, label_map):
     return indoor
 
 
-def _draw_object(c, rng, name, size):
+def _draw_object(c, rng, name, size, object_size):
     """One object: its pixel mask, normals, albedo and (for people) part names per pixel."""
-    s = size * rng.uniform(0.25, 0.5)
+    s = size * rng.uniform(*object_size)
     cx, cy = rng.uniform(0.15, 0.85) * c.width, rng.uniform(0.35, 0.7) * c.height
     f = float(rng.choice([-1.0, 1.0]))
     primitives = RECIPES[name](c, cx, cy, s, f, rng)
@@ -108,8 +117,16 @@ def _draw_object(c, rng, name, size):
     return mask, normals, albedo, part, names
 
 
-def render_scene(rng, height, width):
-    """Numpy arrays of one synthetic image and its labels (see `write_scene`)."""
+def scene_variant(variant):
+    """The settings of a `VARIANTS` entry; a `ValueError` naming the choices otherwise."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown synthetic variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    return VARIANTS[variant]
+
+
+def render_scene(rng, height, width, variant="voc"):
+    """Numpy arrays of one synthetic image and its labels (see `write_scene` and `VARIANTS`)."""
+    settings = scene_variant(variant)
     c = Canvas(height, width)
     albedo = np.zeros((height, width, 3), np.float32)
     normals = np.zeros((height, width, 3), np.float32)
@@ -118,10 +135,10 @@ def render_scene(rng, height, width):
     instance = np.full((height, width), -1, np.int32)
     part_index = np.full((height, width), -1, np.int32)
     objects = []
-    classes = [n for n in VOC_CLASSES[1:] if n != "person"]
+    things = [n for n in settings["classes"] if n != "person"]
     for k in range(rng.integers(1, 5)):
-        name = "person" if rng.uniform() < PERSON_PROBABILITY else str(rng.choice(classes))
-        mask, n, a, part, names = _draw_object(c, rng, name, min(height, width))
+        name = "person" if rng.uniform() < settings["person_probability"] else str(rng.choice(things))
+        mask, n, a, part, names = _draw_object(c, rng, name, min(height, width), settings["object_size"])
         instance[mask], normals[mask], albedo[mask], part_index[mask] = k, n[mask], a[mask], part[mask]
         label_map[mask] = VOC_TO_CONTEXT[VOC_CLASSES.index(name)]
         objects.append((name, names))
@@ -201,19 +218,22 @@ def write_scene(out_dir, image_id, scene):
     Image.fromarray(scene["saliency_png"], mode="L").save(path("sal_distill", f"{image_id}.png"))
 
 
+DESCRIPTION = "synthetic.json"  # written last: how the folder was generated
 ASTMT_DIRS = (("ImageSets", "Context"), ("JPEGImages",), ("semseg", "VOC12"), ("human_parts",),
               ("pascal-context", "trainval"), ("normals_distill",), ("sal_distill",))
 
 
-def generate_pascal_mt(out_dir, num_train, num_val, seed=0, size=256, progress=False):
+def generate_pascal_mt(out_dir, num_train, num_val, seed=0, size=256, progress=False, variant="voc"):
     """Writes a synthetic PASCAL-MT (ASTMT layout) with `num_train` + `num_val` images.
 
-    Images are `size` wide and `size` or 3/4 `size` high. Returns `{split: [ids]}`.
+    Images are `size` wide and `size` or 3/4 `size` high; `variant` is a `VARIANTS` key.
+    Returns `{split: [ids]}`.
     """
     if num_train < 0 or num_val < 0 or num_train + num_val == 0:
         raise ValueError(f"Need a positive number of images. Received num_train={num_train}, num_val={num_val}")
     if size < 32:
         raise ValueError(f"`size` must be at least 32. Received {size}")
+    scene_variant(variant)
     for parts in ASTMT_DIRS:
         os.makedirs(os.path.join(out_dir, *parts), exist_ok=True)
     ids = {}
@@ -226,7 +246,19 @@ def generate_pascal_mt(out_dir, num_train, num_val, seed=0, size=256, progress=F
         for i in iterator:
             rng = np.random.default_rng([seed, SPLIT_CODES[split], i])
             height = size if rng.uniform() < 0.5 else round(0.75 * size)
-            write_scene(out_dir, ids[split][i], render_scene(rng, height, size))
+            write_scene(out_dir, ids[split][i], render_scene(rng, height, size, variant))
         with open(os.path.join(out_dir, "ImageSets", "Context", f"{split}.txt"), "w") as f:
             f.write("".join(f"{image_id}\n" for image_id in ids[split]))
+    with open(os.path.join(out_dir, DESCRIPTION), "w") as f:
+        json.dump({"variant": variant, "seed": seed, "size": size, "num_train": num_train,
+                   "num_val": num_val}, f, indent=2)
     return ids
+
+
+def read_description(data_dir):
+    """What `generate_pascal_mt` wrote into `data_dir/synthetic.json`; None for other folders."""
+    path = os.path.join(data_dir, DESCRIPTION)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

@@ -9,6 +9,7 @@ import shutil
 import keras
 
 from ct_keras.data import RULES, detect_layout, generate_pascal_mt, make_dataset, num_examples
+from ct_keras.data.synthetic import VARIANTS, read_description
 from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
@@ -60,6 +61,7 @@ class TrainConfig:
     encoder_weights: str = ""      # ImageNet ResNet (.pth / .safetensors) for the encoder
     backup_every: int = 50         # steps between mid-epoch backups
     synthetic: str = ""            # "TRAIN,VAL": generate a synthetic set at data_dir if absent
+    synthetic_variant: str = "voc"  # its scenes (`ct_keras.data.synthetic.VARIANTS`)
     final_rule: str = "s"          # rule of the final evaluation
     edge_thresholds: int = 99
     log_pictures: bool = True
@@ -103,6 +105,8 @@ class TrainConfig:
                 bad(flag, f"{path} does not exist")
         if self.synthetic:
             synthetic_sizes(self.synthetic)
+            if self.synthetic_variant not in VARIANTS:
+                bad("synthetic_variant", f"must be one of {sorted(VARIANTS)}, not {self.synthetic_variant!r}")
         elif not os.path.isdir(self.data_dir):
             bad("data_dir", f"{self.data_dir} does not exist")
         if os.path.isdir(self.data_dir):
@@ -112,6 +116,10 @@ class TrainConfig:
                 if counts != synthetic_sizes(self.synthetic):
                     bad("synthetic", f"{self.data_dir} holds {counts[0]} train and {counts[1]} val images, "
                         f"not the {self.synthetic} asked for: give another --data_dir or delete that one")
+                variant = (read_description(self.data_dir) or {}).get("variant", self.synthetic_variant)
+                if variant != self.synthetic_variant:
+                    bad("synthetic_variant", f"{self.data_dir} holds the {variant!r} variant, not "
+                        f"{self.synthetic_variant!r}: give another --data_dir or delete that one")
         finished = os.path.join(self.model_dir, "metrics.json")
         if os.path.isfile(finished) and not self.overwrite:
             bad("model_dir", f"{self.model_dir} holds a finished run ({finished}); pass --overwrite "
@@ -181,7 +189,8 @@ def train(config):
         n_train, n_val = synthetic_sizes(config.synthetic)
         print(f"Generating a synthetic PASCAL-MT ({n_train} train, {n_val} val) in {config.data_dir} …",
               flush=True)
-        generate_pascal_mt(config.data_dir, n_train, n_val, seed=config.seed, size=config.image_size)
+        generate_pascal_mt(config.data_dir, n_train, n_val, seed=config.seed, size=config.image_size,
+                           variant=config.synthetic_variant)
     n_train = num_examples(config.data_dir, "train")
     n_val = num_examples(config.data_dir, "val")
     if config.precision != "float32":

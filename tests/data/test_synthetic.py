@@ -4,7 +4,9 @@ import numpy as np
 import scipy.io
 
 from ct_keras.data.pascal_mt import open_pascal_mt
-from ct_keras.data.synthetic import generate_pascal_mt, render_scene
+import pytest
+
+from ct_keras.data.synthetic import VARIANTS, generate_pascal_mt, read_description, render_scene
 from ct_keras.tasks import VOC_CLASSES
 
 
@@ -24,8 +26,10 @@ def test_generation_is_deterministic_per_seed(tmp_path):
     generate_pascal_mt(str(tmp_path / "b"), 2, 1, seed=5, size=48)
     generate_pascal_mt(str(tmp_path / "c"), 2, 1, seed=6, size=48)
     a, b, c = _files(tmp_path / "a"), _files(tmp_path / "b"), _files(tmp_path / "c")
-    assert len(a) == 2 + 3 * 6  # two split files, six files per image
+    assert len(a) == 2 + 3 * 6 + 1  # two split files, six files per image, synthetic.json
     assert a == b
+    assert read_description(str(tmp_path / "c")) == {"variant": "voc", "seed": 6, "size": 48, "num_train": 2,
+                                                     "num_val": 1}
     jpegs = [k for k in a if k.endswith(".jpg")]
     assert all(a[k] != c[k] for k in jpegs)
 
@@ -71,3 +75,28 @@ def test_normal_labels_are_unit_and_face_the_viewer(synthetic_dir):
         norms = np.linalg.norm(n[valid], axis=-1)
         assert np.all(np.abs(norms - 1) < 0.03)
         assert (n[valid][:, 2] > -0.05).all()
+
+
+def _object_stats(variant, scenes=40):
+    rng = np.random.default_rng(1)
+    names, foreground, people = set(), [], 0
+    for _ in range(scenes):
+        scene = render_scene(rng, 64, 64, variant)
+        names |= {name for name, mask, _ in scene["objects"] if mask.any()}
+        foreground.append(np.mean((scene["semseg"] > 0) & (scene["semseg"] < 255)))
+        people += any(name == "person" for name, _, _ in scene["objects"])
+    return names, np.mean(foreground), people / scenes
+
+
+def test_easy_variant_draws_its_few_classes_larger_and_more_people():
+    voc, easy = _object_stats("voc"), _object_stats("easy")
+    assert easy[0] == set(VARIANTS["easy"]["classes"])
+    assert len(voc[0]) > 10
+    assert easy[1] > 2 * voc[1]  # foreground share of the pixels
+    assert easy[2] > voc[2]      # images with people
+
+
+def test_unknown_variant_is_an_error_naming_the_choices(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown synthetic variant 'hard'; choose one of \['easy', 'voc'\]"):
+        generate_pascal_mt(str(tmp_path / "x"), 1, 1, size=48, variant="hard")
+    assert not (tmp_path / "x").exists()
