@@ -41,6 +41,7 @@ def data_dir(tmp_path_factory):
     (["--synthetic=20,4"], "holds 8 train and 2 val images, not the 20,4"),
     (["--synthetic=8,2", "--synthetic_variant=easy"], "holds the 'voc' variant, not 'easy'"),
     (["--synthetic=8,2", "--synthetic_variant=hard"], "--synthetic_variant: must be one of ['easy', 'voc']"),
+    (["--synthetic_variant=easy"], "--synthetic_variant: only applies with --synthetic"),
 ])
 def test_bad_flags_fail_before_any_work(tmp_path, data_dir, args, message):
     model_dir = tmp_path / "run"

@@ -107,6 +107,8 @@ class TrainConfig:
             synthetic_sizes(self.synthetic)
             if self.synthetic_variant not in VARIANTS:
                 bad("synthetic_variant", f"must be one of {sorted(VARIANTS)}, not {self.synthetic_variant!r}")
+        elif self.synthetic_variant != "voc":
+            bad("synthetic_variant", "only applies with --synthetic (it says what to generate)")
         elif not os.path.isdir(self.data_dir):
             bad("data_dir", f"{self.data_dir} does not exist")
         if os.path.isdir(self.data_dir):
