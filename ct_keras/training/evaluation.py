@@ -40,7 +40,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose):
         ones = tf.ones_like(every[:, 0, :, :, 0])  # every pixel asks for the task scored
         for k, metric in metrics.items():
             raw, name = every[:, k], TASK_NAMES[k]
-            losses[k].update_state(loss(raw, tf.cast(ones, tf.int32) * k, targets)[1][name])
+            losses[k].update_state(loss.task_loss(k, raw, targets[name]))
             metric.update_state(targets[name], decode_tensor(raw, k), sample_weight=ones)
         if progress:
             progress.update(step + 1)
