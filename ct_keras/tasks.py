@@ -11,6 +11,18 @@ TASK_NAMES = ("semseg", "parts", "edges", "saliency", "normals")
 NUM_TASKS = len(TASK_NAMES)
 TASK_IDS = {name: i for i, name in enumerate(TASK_NAMES)}
 
+
+def task_id(task, allowed=None):
+    """`task` (an id or a name) as an int id, checked against the `allowed` ids (default all)."""
+    allowed = range(len(TASK_NAMES)) if allowed is None else allowed
+    if isinstance(task, str):
+        task = TASK_IDS.get(task, task)
+    if isinstance(task, (bool, np.bool_)) or not isinstance(task, (int, np.integer)) \
+            or int(task) not in allowed:
+        choices = ", ".join(f"{k} ({TASK_NAMES[k]})" for k in allowed)
+        raise ValueError(f"`task` must be one of {choices}. Received task={task!r}")
+    return int(task)
+
 # Standard PASCAL VOC order: the class index stored in our labels.
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",

@@ -5,7 +5,7 @@ import pytest
 
 from ct_keras import tasks
 from ct_keras.losses import (
-    CompositeLoss, anchor_focal_loss, balanced_bce, cosine_loss, masked_mean, weighted_bce,
+    CompositeLoss, anchor_focal_loss, balanced_bce, cosine_loss, l1_normals_loss, masked_mean, weighted_bce,
 )
 
 
@@ -86,17 +86,43 @@ def test_composite_loss_weights_each_task_on_its_palette_region():
     }
     loss = CompositeLoss()
     total, parts = loss(raw, palette, targets)
-    want_total = 0.0
+    # Each task's own function, its anchors and its region (independent of `task_loss`).
+    expected = {
+        "semseg": anchor_focal_loss(raw, targets["semseg"], tasks.anchor_matrix(tasks.SEMSEG), palette == 0),
+        "parts": anchor_focal_loss(raw, targets["parts"], tasks.anchor_matrix(tasks.PARTS), palette == 1),
+        "edges": weighted_bce(raw, targets["edges"], palette == 2),
+        "saliency": balanced_bce(raw, targets["saliency"], palette == 3),
+        "normals": cosine_loss(raw, targets["normals"], palette == 4),
+    }
+    paper = {"semseg": 3, "parts": 4, "edges": 50, "saliency": 8, "normals": 4}
+    for name, value in expected.items():
+        np.testing.assert_allclose(float(parts[name]), float(value), rtol=1e-6)
+    np.testing.assert_allclose(float(total), sum(paper[n] * float(v) for n, v in expected.items()), rtol=1e-5)
     for k, name in enumerate(tasks.TASK_NAMES):
-        alone = float(loss.task_loss(k, raw, targets[name], palette == k))
-        np.testing.assert_allclose(float(parts[name]), alone, rtol=1e-6)
-        want_total += loss.weights[name] * alone
-    np.testing.assert_allclose(float(total), want_total, rtol=1e-5)
-    assert loss.weights == {"semseg": 3, "parts": 4, "edges": 50, "saliency": 8, "normals": 4}
-    # Changing the prediction outside a task's region does not change that task's loss.
-    raw2 = raw.copy()
-    raw2[palette != 4] += 3.0
-    np.testing.assert_allclose(float(loss(raw2, palette, targets)[1]["normals"]), float(parts["normals"]), rtol=1e-6)
+        # A change outside task k's region leaves its loss alone; inside, it moves it.
+        outside, inside = raw.copy(), raw.copy()
+        outside[palette != k] += 3.0
+        inside[palette == k] += 3.0
+        np.testing.assert_allclose(float(loss(outside, palette, targets)[1][name]), float(parts[name]), rtol=1e-6)
+        assert abs(float(loss(inside, palette, targets)[1][name]) - float(parts[name])) > 1e-3, name
+
+
+def test_composite_loss_passes_its_options_on():
+    rng = np.random.default_rng(2)
+    raw = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
+    labels = rng.integers(0, 21, (1, 4, 4))
+    normals = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
+    edges = rng.integers(0, 2, (1, 4, 4)).astype(np.float32)
+    loss = CompositeLoss(focal_gamma=0.0, normals_loss="l1", edges_positive_weight=0.5)
+    np.testing.assert_allclose(float(loss.task_loss(tasks.SEMSEG, raw, labels)),
+                               float(anchor_focal_loss(raw, labels, tasks.anchor_matrix(0), gamma=0.0)), rtol=1e-6)
+    assert abs(float(loss.task_loss(tasks.SEMSEG, raw, labels))
+               - float(anchor_focal_loss(raw, labels, tasks.anchor_matrix(0)))) > 1e-4
+    np.testing.assert_allclose(float(loss.task_loss(tasks.NORMALS, raw, normals)),
+                               float(l1_normals_loss(raw, normals)), rtol=1e-6)
+    np.testing.assert_allclose(float(loss.task_loss(tasks.EDGES, raw, edges)),
+                               float(weighted_bce(raw, edges, positive_weight=0.5)), rtol=1e-6)
+    assert CompositeLoss(tasks=["normals", 0]).tasks == (4, 0)
 
 
 def test_composite_loss_rejects_bad_arguments():
@@ -104,3 +130,5 @@ def test_composite_loss_rejects_bad_arguments():
         CompositeLoss(weights={"depth": 1.0})
     with pytest.raises(ValueError, match="normals_loss"):
         CompositeLoss(normals_loss="l2")
+    with pytest.raises(ValueError, match="`task` must be one of 0 \\(semseg\\)"):
+        CompositeLoss(tasks=[5])

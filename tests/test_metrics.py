@@ -321,10 +321,17 @@ def test_task_metrics_result_keys_and_task_ids():
     assert set(keys) == set(ctm.HIGHER_IS_BETTER)
     assert [m.task for m in ctm.task_metrics([NORMALS, SEMSEG])] == [NORMALS, SEMSEG]
     assert len({m.name for m in metrics}) == 5  # distinct names, as a Keras model needs
-    for m in metrics:
-        config = json.loads(json.dumps(m.get_config()))
-        assert type(m).from_config(config).get_config() == m.get_config()
-    with pytest.raises(ValueError, match="`tasks` must hold task ids in \\[0, 5\\)"):
+    # Round trip through JSON, with every constructor argument away from its default.
+    odd = [ctm.MeanIoU(PARTS, name="p"), ctm.EdgesOdsF(thresholds=3, max_dist=0.01),
+           ctm.SaliencyMaxIoU(thresholds=[0.3, 0.6], beta_squared=1.0), ctm.NormalsAngleError(bin_width=0.5)]
+    for m in odd:
+        clone = type(m).from_config(json.loads(json.dumps(m.get_config())))
+        assert clone.get_config() == m.get_config()
+        for attr in ("task", "thresholds", "max_dist", "beta_squared", "bin_width", "name"):
+            if hasattr(m, attr):
+                assert np.all(np.asarray(getattr(clone, attr)) == np.asarray(getattr(m, attr))), attr
+    assert (odd[1].max_dist, odd[2].beta_squared, odd[3].bin_width) == (0.01, 1.0, 0.5)
+    with pytest.raises(ValueError, match="`task` must be one of 0 \\(semseg\\).*Received task=5"):
         ctm.task_metrics([0, 5])
 
 

@@ -5,7 +5,7 @@ from keras import ops
 from ct_keras.losses.anchor_focal import anchor_focal_loss
 from ct_keras.losses.binary import balanced_bce, weighted_bce
 from ct_keras.losses.cosine import cosine_loss, l1_normals_loss
-from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix
+from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix, task_id
 
 # The paper's task weights (DESIGN §3).
 LOSS_WEIGHTS = {"semseg": 3.0, "parts": 4.0, "edges": 50.0, "saliency": 8.0, "normals": 4.0}
@@ -46,7 +46,7 @@ class CompositeLoss:
         self.normals_loss = normals_loss
         anchors = anchors or {}
         self.anchors = {k: anchor_matrix(k, anchors.get(TASK_NAMES[k])) for k in (SEMSEG, PARTS)}
-        self.tasks = tuple(range(len(TASK_NAMES))) if tasks is None else tuple(tasks)
+        self.tasks = tuple(range(len(TASK_NAMES))) if tasks is None else tuple(task_id(t) for t in tasks)
 
     def task_loss(self, task, raw, target, mask=None):
         """The unweighted loss of one task."""

@@ -3,18 +3,6 @@
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.tasks import TASK_IDS, TASK_NAMES
-
-
-def task_id(task, allowed):
-    """`task` (an id or a name) as an int id, checked against the `allowed` ids."""
-    if isinstance(task, str):
-        task = TASK_IDS.get(task, task)
-    if isinstance(task, (bool, np.bool_)) or not isinstance(task, (int, np.integer)) \
-            or int(task) not in allowed:
-        choices = ", ".join(f"{k} ({TASK_NAMES[k]})" for k in allowed)
-        raise ValueError(f"`task` must be one of {choices}. Received task={task!r}")
-    return int(task)
 
 
 def prepare(y_true, y_pred, sample_weight, channels=None):

@@ -1,8 +1,8 @@
 import keras
 import tensorflow as tf
 
-from ct_keras.metrics._inputs import prepare, task_id
-from ct_keras.tasks import NUM_CLASSES, PARTS, SEMSEG, TASK_NAMES
+from ct_keras.metrics._inputs import prepare
+from ct_keras.tasks import NUM_CLASSES, PARTS, SEMSEG, TASK_NAMES, task_id
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")

@@ -2,7 +2,7 @@ from ct_keras.metrics.edges_ods_f import EdgesOdsF
 from ct_keras.metrics.mean_iou import MeanIoU
 from ct_keras.metrics.normals_angle_error import NormalsAngleError
 from ct_keras.metrics.saliency_max_iou import SaliencyMaxIoU
-from ct_keras.tasks import EDGES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG
+from ct_keras.tasks import EDGES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, task_id
 
 
 def task_metrics(tasks=range(NUM_TASKS), edge_thresholds=99):
@@ -23,8 +23,4 @@ def task_metrics(tasks=range(NUM_TASKS), edge_thresholds=99):
         SALIENCY: SaliencyMaxIoU,
         NORMALS: NormalsAngleError,
     }
-    tasks = list(tasks)
-    unknown = [t for t in tasks if isinstance(t, bool) or t not in factories]
-    if unknown:
-        raise ValueError(f"`tasks` must hold task ids in [0, {NUM_TASKS}). Received {tasks}")
-    return [factories[t]() for t in tasks]
+    return [factories[task_id(t)]() for t in tasks]

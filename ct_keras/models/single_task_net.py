@@ -4,18 +4,7 @@ from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
-from ct_keras.tasks import NUM_TASKS, TASK_IDS, TASK_NAMES
-
-
-def task_id(task, num_tasks=NUM_TASKS):
-    """A task given by id or name → its id, validated."""
-    if isinstance(task, str):
-        if task not in TASK_IDS:
-            raise ValueError(f"`task` must be one of {TASK_NAMES} or an id. Received {task!r}")
-        task = TASK_IDS[task]
-    if not isinstance(task, int) or not 0 <= task < num_tasks:
-        raise ValueError(f"`task` must be a task id in [0, {num_tasks}). Received {task!r}")
-    return task
+from ct_keras.tasks import TASK_NAMES, task_id
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")
