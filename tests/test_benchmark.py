@@ -12,8 +12,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _tool(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _tool(*args, **env_vars):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env_vars)
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
@@ -35,7 +35,8 @@ def test_quick_run(tmp_path):
     result = _tool("--quick", "--image_size=32", f"--json={out}", f"--plot={png}")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["settings"]["threads"] == 2 and report["machine"]["cores_available"] >= 1
+    assert report["settings"]["image_size"] == 32  # a flag given with --quick wins over its tiny default
+    assert report["settings"]["backbone"] == "resnet18" and report["settings"]["repeats"] == 1
     assert png.stat().st_size > 1000
 
     ctn = report["compute"]["results"]["ctn"]
@@ -58,11 +59,27 @@ def test_quick_run(tmp_path):
     assert "### Inference" in result.stdout and "| CTN | `keras` | composite | 1 |" in result.stdout
 
 
+@pytest.mark.slow
+def test_deploy_paths_match_keras_and_leave_no_exports(tmp_path):
+    out = tmp_path / "b.json"
+    result = _tool("--quick", "--cases=inference", "--workloads=composite", "--paths=savedmodel,tflite_fp32",
+                   "--check", f"--json={out}", TMPDIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(out.read_text())["inference"]["ctn"]
+    for path in ("savedmodel", "tflite_fp32"):
+        assert runs[path]["status"] == "ok", runs[path]
+        assert runs[path]["max_abs_diff_vs_keras"]["composite"] < 1e-3
+        _check_timing(runs[path]["results"]["composite"]["1"])
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("ct-bench-")]
+
+
 def test_bad_flags_are_one_line():
     for args, message in ((["--models=ctn,xyz"], "--models must be among"),
                           (["--paths=warp"], "--paths must be among"),
                           (["--batch_sizes=0"], "--batch_sizes must be positive"),
-                          (["--reference_repo=/nonexistent/ct"], "is not a directory")):
+                          (["--reference_repo=/nonexistent/ct"], "is not a directory"),
+                          ([f"--model_dir={ROOT}/configs", f"--data_dir={ROOT}/configs"],
+                           "configs/model.json not found")):
         result = _tool(*args)
         assert result.returncode != 0
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]

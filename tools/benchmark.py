@@ -75,20 +75,19 @@ def settings():
     s = {name: FLAGS[name].value for name in (
         "models", "paths", "baseline_paths", "workloads", "repeats", "warmup", "threads",
         "image_size", "backbone", "seed", "check", "train", "train_batch_size", "train_repeats",
-        "pipeline", "data_dir",        "reference_repo", "reference_paths", "reference_batch_size", "reference_repeats",
+        "pipeline", "data_dir", "reference_repo", "reference_paths", "reference_batch_size", "reference_repeats",
         "model_dir", "accuracy_paths", "cases")}
     s.update(pipeline_batches=20, pipeline_batch_size=10, pipeline_images=40)
     try:
         s["batch_sizes"] = [int(b) for b in FLAGS.batch_sizes]
     except ValueError:
         raise ValueError(f"--batch_sizes must be integers. Received {FLAGS.batch_sizes}") from None
-    if FLAGS.quick:
-        s.update(image_size=64, backbone="resnet18", batch_sizes=[1], repeats=1, warmup=1,
-                 train_batch_size=2, train_repeats=1, pipeline_batches=2, pipeline_batch_size=2,
-                 pipeline_images=4, reference_repeats=2)
-        for name, value in (("models", ["ctn"]), ("paths", ["keras"]), ("baseline_paths", ["keras"])):
-            if not FLAGS[name].present:
-                s[name] = value
+    if FLAGS.quick:  # tiny defaults; flags given on the command line still win
+        quick = dict(image_size=64, backbone="resnet18", batch_sizes=[1], repeats=1, warmup=1,
+                     train_batch_size=2, train_repeats=1, reference_repeats=2, models=["ctn"],
+                     paths=["keras"], baseline_paths=["keras"])
+        s.update({k: v for k, v in quick.items() if not FLAGS[k].present})
+        s.update(pipeline_batches=2, pipeline_batch_size=2, pipeline_images=4)
     checks = (("models", models.MODEL_KINDS), ("paths", PATH_NAMES), ("baseline_paths", PATH_NAMES),
               ("reference_paths", PATH_NAMES), ("accuracy_paths", PATH_NAMES),
               ("workloads", ("composite", "all")),
@@ -107,8 +106,15 @@ def settings():
         raise NotADirectoryError(f"--data_dir {s['data_dir']} is not a directory")
     if s["model_dir"] and not s["data_dir"]:
         raise ValueError("--model_dir needs --data_dir (the validation set to compare on)")
-    if s["model_dir"] and not os.path.isdir(s["model_dir"]):
-        raise NotADirectoryError(f"--model_dir {s['model_dir']} is not a directory")
+    if s["model_dir"]:
+        from ct_keras.data import detect_layout
+        from ct_keras.models.model_dir import checkpoint_path, read_model_description
+
+        read_model_description(s["model_dir"])  # names the folder if it is not a training run
+        if not os.path.isfile(checkpoint_path(s["model_dir"], "best")):
+            raise FileNotFoundError(f"--model_dir {s['model_dir']} has no best checkpoint "
+                                    f"({checkpoint_path(s['model_dir'], 'best')})")
+        detect_layout(s["data_dir"])  # names the folder if it is not PASCAL-MT
     return s
 
 

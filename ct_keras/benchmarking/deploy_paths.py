@@ -54,10 +54,12 @@ def tflite(quantization):
 
         models = _fp32_models(kind, spec)
         rep = _representative(spec) if quantization == "int8" else None
-        out_dir = tempfile.mkdtemp(prefix="ct-bench-tflite-")
-        path = deploy.export_tflite(models["net"], out_dir, (quantization,), fast=True,
-                                    representative_dataset=rep)[quantization]
-        interpreter = Interpreter(model_path=path, num_threads=spec.get("threads"))
+        with tempfile.TemporaryDirectory(prefix="ct-bench-tflite-") as out_dir:
+            path = deploy.export_tflite(models["net"], out_dir, (quantization,), fast=True,
+                                        representative_dataset=rep)[quantization]
+            with open(path, "rb") as f:
+                content = f.read()
+        interpreter = Interpreter(model_content=content, num_threads=spec.get("threads"))
         serve = interpreter.get_signature_runner("serving_default")
 
         def composite(image, palette):
@@ -90,9 +92,9 @@ def savedmodel(kind, spec):
     import tensorflow as tf
 
     models = _fp32_models(kind, spec)
-    path = deploy.export_saved_model(models["net"], tempfile.mkdtemp(prefix="ct-bench-sm-"),
-                                     fast=kind == "ctn")
-    loaded = tf.saved_model.load(path)
+    with tempfile.TemporaryDirectory(prefix="ct-bench-sm-") as out_dir:
+        # Loading reads every variable into memory: the folder can go right after.
+        loaded = tf.saved_model.load(deploy.export_saved_model(models["net"], out_dir, fast=kind == "ctn"))
     serve, every = loaded.signatures["serving_default"], loaded.signatures["all_tasks"]
 
     def composite(image, palette):

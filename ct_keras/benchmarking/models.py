@@ -60,11 +60,6 @@ def copy_weights(source, target):
             b.set_weights(a.get_weights())
 
 
-def keras_models(models):
-    """Every Keras model of a set (the STNs one by one)."""
-    return list(models.get("nets", [])) + [models[k] for k in ("net", "heads") if k in models]
-
-
 def workloads(kind, models, compile_fn):
     """`(composite(image, palette) → array, all_tasks(image) → [five arrays])` with
     every Keras model compiled by `compile_fn(model)` → callable on numpy arrays."""

@@ -1,6 +1,5 @@
 """Timing: medians of repeated runs after warm-up, with the spread kept."""
 
-import math
 import time
 
 
@@ -49,6 +48,3 @@ def time_alternating(fns, images, warmup=1, repeats=5):
             seconds[name].append(time.perf_counter() - start)
     return {name: summarize(s, images) for name, s in seconds.items()}
 
-
-def is_sane(value):
-    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0

@@ -6,7 +6,6 @@ elementwise work, small beside the network.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 
@@ -37,6 +36,3 @@ def training_step(kind, models, image, palette):
     batch = {"image": image, "palette": palette}
     return lambda: step(batch)
 
-
-def finite(x):
-    return bool(np.all(np.isfinite(x)))
