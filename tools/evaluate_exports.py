@@ -103,7 +103,6 @@ def main(argv):
     for path in FLAGS.tflite:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--tflite file {path} does not exist")
-    import numpy as np
 
     from ai_edge_litert.interpreter import Interpreter
 

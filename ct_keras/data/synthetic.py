@@ -23,7 +23,6 @@ from PIL import Image
 import cv2
 
 from ct_keras.data.pascal_context import VOC_TO_CONTEXT
-from ct_keras.data.pascal_part import PART_NAME_TO_ID, PERSON_CLASS_IND
 from ct_keras.data.synthetic_objects import LOOKS, RECIPES, person_look
 from ct_keras.data.synthetic_shapes import Canvas, box, ellipsoid, texture
 from ct_keras.tasks import VOC_CLASSES, voc_colours
