@@ -39,11 +39,48 @@ def _raw_samples(reader):
     return graph_load
 
 
-def _seed_pairs(seed, augment):
-    if augment:
-        # A fresh draw on every pass over the data: augmentations and palettes change per epoch.
-        return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    return None
+def _positions(start, count, repeat):
+    """Positions in the stream from `start` on: endless, or to the end of the first pass."""
+    if repeat:
+        return tf.data.Dataset.counter(start)
+    return tf.data.Dataset.range(start, max(start, count))
+
+
+def _pass_seed(seed, p):
+    """The seed of pass `p` over the data."""
+    return tf.stack([tf.constant(seed, tf.int64), tf.cast(p, tf.int64)])
+
+
+def _example_index(position, seed, count, shuffle):
+    """The example at `position`: pass p = position // count visits the examples in an
+    order of its own, a pure function of (seed, p), so any position is found directly."""
+    i = position % count
+    if not shuffle:
+        return i
+    return tf.random.experimental.index_shuffle(i, _pass_seed(seed, position // count), count - 1)
+
+
+def _records(files, seed, shuffle, shuffle_buffer, start, count, repeat):
+    """Serialized records from stream position `start` on. TFRecords are read in order, so
+    each pass is seeded by (seed, pass) and a resumed stream re-reads (not decodes) at most
+    one pass to reach `start`."""
+    def one_pass(p):
+        names = tf.constant(files)
+        if shuffle:
+            seed_pair = _pass_seed(seed, p)
+            order = tf.random.experimental.index_shuffle(
+                tf.range(len(files), dtype=tf.int64), seed_pair, len(files) - 1)
+            names = tf.gather(names, order)
+        # Parallel reads interleave shards (in a fixed order); only worth it when shuffling.
+        ds = tf.data.TFRecordDataset(names, num_parallel_reads=AUTOTUNE if shuffle else None)
+        if shuffle:
+            buffer_seed = tf.random.stateless_uniform([], seed_pair, 0, 2**62, tf.int64)
+            ds = ds.shuffle(shuffle_buffer, seed=buffer_seed, reshuffle_each_iteration=False)
+        return ds
+
+    first = start // count if count else 0
+    passes = tf.data.Dataset.counter(first) if repeat else tf.data.Dataset.range(first, 1)
+    return passes.flat_map(one_pass).skip(start - first * count)
 
 
 def num_examples(data_dir, split):
@@ -55,7 +92,7 @@ def num_examples(data_dir, split):
 
 def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10, augment=False,
                  seed=0, task=None, shuffle=None, repeat=False, drop_remainder=None,
-                 skip_bad_samples=False, shuffle_buffer=512):
+                 skip_bad_samples=False, shuffle_buffer=512, start=0):
     """Batches of `(inputs, targets)` for one split of PASCAL-MT.
 
     `inputs = {"image": float32 [B, H, W, 3] in 0..255, "palette": int32 [B, H, W]}`;
@@ -74,13 +111,20 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
             palettes stay on their (flipped, scaled) objects.
         seed: with `augment=False`, everything random (palettes) is a function of
             (seed, example index) only: the same validation palettes on every pass and
-            in any order. With `augment=True`, a seeded stream drawn anew each pass.
+            in any order. With `augment=True`, augmentations and palettes are a function
+            of (seed, stream position), so each pass of a repeated stream draws anew.
+            The example order of pass p is a function of (seed, p): the whole stream is
+            the same each time it is iterated, whatever `start`.
         task: the task of rule s; None draws one per image.
         shuffle: shuffle the examples; default `augment`.
         repeat: repeat forever.
         drop_remainder: default `augment`, so that training batches have a static size.
         skip_bad_samples: drop broken samples with a counted warning instead of failing.
         shuffle_buffer: records held for shuffling TFRecords.
+        start: the stream position (examples, not batches) to begin at: the stream begun
+            at `start` is exactly the tail of the stream begun at 0, with no replay
+            (resuming training at step n: `start = n * batch_size`). With
+            `skip_bad_samples`, positions count the samples before any is dropped.
     """
     if rule not in palettes.RULES:
         raise ValueError(f"`rule` must be one of {palettes.RULES}. Received {rule!r}")
@@ -88,34 +132,33 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
         raise ValueError(f"`image_size` must be (H, W) with positive sizes. Received {image_size}")
     shuffle = augment if shuffle is None else shuffle
     drop_remainder = augment if drop_remainder is None else drop_remainder
+    if start < 0:
+        raise ValueError(f"`start` must be >= 0. Received {start}")
     image_size = tuple(int(v) for v in image_size)
 
     if detect_layout(data_dir) == "tfrecord":
         files = tfrecord_files(data_dir, split)
-        ds = tf.data.Dataset.from_tensor_slices(files)
-        if shuffle:
-            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        # Parallel reads interleave shards; only worth it (and only harmless) when shuffling.
-        ds = tf.data.TFRecordDataset(ds, num_parallel_reads=AUTOTUNE if shuffle else None)
-        if shuffle:
-            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(parse_sample, num_parallel_calls=AUTOTUNE)
+        count = num_examples(data_dir, split) if start else 0
+        ds = _records(files, seed, shuffle, shuffle_buffer, start, count, repeat)
+        ds = tf.data.Dataset.zip(_positions(start, 0, True), ds)
+        ds = ds.map(lambda position, record: (position, *parse_sample(record)), num_parallel_calls=AUTOTUNE)
     else:
         reader = open_pascal_mt(data_dir, split, skip_bad_samples=skip_bad_samples)
-        ds = tf.data.Dataset.range(len(reader))
-        if shuffle:
-            ds = ds.shuffle(len(reader), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(_raw_samples(reader), num_parallel_calls=AUTOTUNE)
+        count = len(reader)
+        ds = _positions(start, count, repeat).map(
+            lambda position: (position, _example_index(position, seed, count, shuffle)))
+        load = _raw_samples(reader)
+        ds = ds.map(lambda position, index: (position, *load(index)), num_parallel_calls=AUTOTUNE)
         if skip_bad_samples:
-            ds = ds.filter(lambda index, sample, ok: ok)
-        ds = ds.map(lambda index, sample, ok: (index, sample))
-    if repeat:
-        ds = ds.repeat()
+            ds = ds.filter(lambda position, index, sample, ok: ok)
+        ds = ds.map(lambda position, index, sample, ok: (position, index, sample))
 
-    def prepare(index, sample, seed_pair=None):
+    def prepare(position, index, sample):
         image, targets = to_inputs_and_targets(resize_sample(sample, image_size))
-        if seed_pair is None:
-            seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+        # Validation: a function of the example; training: of the stream position, so that
+        # every pass draws afresh and a resumed stream draws what it would have drawn.
+        key = position if augment else tf.cast(index, tf.int64)
+        seed_pair = tf.stack([tf.constant(seed, tf.int64), key])
         augment_seed, palette_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 2))
         if augment:
             image, targets = augment_example(image, targets, augment_seed)
@@ -124,11 +167,5 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
         )
         return {"image": image, "palette": palette}, targets
 
-    seeds = _seed_pairs(seed, augment)
-    if seeds is not None:
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda pair, seed_pair: prepare(*pair, seed_pair), num_parallel_calls=AUTOTUNE
-        )
-    else:
-        ds = ds.map(prepare, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(prepare, num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)

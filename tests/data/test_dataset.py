@@ -78,11 +78,49 @@ def test_semantic_palettes_follow_the_semseg_class(synthetic_dir, rule, augment)
 
 def test_augmented_passes_differ_and_single_task_rule_is_respected(synthetic_dir):
     ds = make_dataset(synthetic_dir, "train", rule="s", task=NORMALS, image_size=SIZE, batch_size=2,
-                      augment=True, seed=1)
-    first, second = _arrays(ds), _arrays(ds)
-    assert len(first) == NUM_TRAIN // 2
-    assert all((x["palette"] == NORMALS).all() for x, _ in first)
+                      augment=True, seed=1, repeat=True)
+    batches = _arrays(ds.take(2 * NUM_TRAIN // 2))
+    first, second = batches[:NUM_TRAIN // 2], batches[NUM_TRAIN // 2:]
+    assert all((x["palette"] == NORMALS).all() for x, _ in batches)
     assert not np.array_equal(first[0][0]["image"], second[0][0]["image"])
+    # Un-augmented, the examples show: each pass visits each once, in an order of its own.
+    plain = make_dataset(synthetic_dir, "train", rule="s", task=NORMALS, image_size=SIZE, batch_size=1,
+                         shuffle=True, seed=1, repeat=True)
+    ids = [hash(y["semseg"].tobytes()) for _, y in _arrays(plain.take(3 * NUM_TRAIN))]
+    passes = [ids[i:i + NUM_TRAIN] for i in range(0, 3 * NUM_TRAIN, NUM_TRAIN)]
+    assert len(set(passes[0])) == NUM_TRAIN and all(sorted(p) == sorted(passes[0]) for p in passes)
+    assert len({tuple(p) for p in passes}) == 3
+    # The stream is a function of the seed: iterating it again gives the same batches.
+    _assert_same(batches, _arrays(ds.take(2 * NUM_TRAIN // 2)))
+
+
+@pytest.mark.parametrize("layout", ["raw", "tfrecord"])
+@pytest.mark.parametrize("start", [3, 8])
+def test_stream_started_at_n_is_the_tail_of_the_stream_started_at_0(synthetic_dir, tfrecord_dir,
+                                                                     layout, start):
+    # start 8: past the first pass (6 examples), so the second pass's own order is found.
+    data_dir = synthetic_dir if layout == "raw" else tfrecord_dir
+
+    def stream(start, n):
+        ds = make_dataset(data_dir, "train", rule="r1r", image_size=SIZE, batch_size=1, augment=True,
+                          seed=5, repeat=True, start=start)
+        return _arrays(ds.take(n))
+
+    whole = stream(0, 14)
+    _assert_same(whole[start:], stream(start, 14 - start))
+    with pytest.raises(ValueError, match="`start` must be >= 0"):
+        make_dataset(data_dir, "train", start=-1)
+
+
+def test_one_pass_started_at_n_is_the_rest_of_that_pass(synthetic_dir):
+    def stream(start):
+        return _arrays(make_dataset(synthetic_dir, "train", rule="rrnd", image_size=SIZE, batch_size=1,
+                                    augment=True, seed=2, start=start))
+
+    whole = stream(0)
+    assert len(whole) == NUM_TRAIN
+    _assert_same(whole[4:], stream(4))
+    assert stream(NUM_TRAIN + 1) == []
 
 
 def test_tfrecord_build_resumes_by_skipping_finished_shards(synthetic_dir, tmp_path):
