@@ -49,6 +49,8 @@ f.DEFINE_float("focal_gamma", 2.0, "γ of the semseg/parts focal loss.")
 f.DEFINE_string("normals_loss", "cosine", "cosine|l1.")
 f.DEFINE_string("precision", "float32", "float32|mixed_float16|mixed_bfloat16.")
 f.DEFINE_bool("jit_compile", False, "XLA for the train step (faster on GPUs, slower on CPUs).")
+f.DEFINE_bool("deterministic", False, "Deterministic TF ops: the same flags give the same weights, bit "
+              "for bit, resumed or not (slower on GPUs; not with --jit_compile).")
 f.DEFINE_string("distribution_strategy", "one_device", "one_device|mirrored|multi_worker_mirrored|tpu.")
 f.DEFINE_string("tpu", "", "TPU address for --distribution_strategy=tpu.")
 f.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try mirrored without GPUs).")

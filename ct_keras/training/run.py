@@ -55,6 +55,7 @@ class TrainConfig:
     normals_loss: str = "cosine"
     precision: str = "float32"
     jit_compile: bool = False
+    deterministic: bool = False    # deterministic TF ops (bitwise-repeatable runs, slower)
     distribution_strategy: str = "one_device"
     tpu: str = ""
     init_weights: str = ""         # .weights.h5 or a model_dir (its best checkpoint)
@@ -96,6 +97,9 @@ class TrainConfig:
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        if self.deterministic and self.jit_compile:
+            bad("jit_compile", "cannot be combined with --deterministic (Keras turns XLA off "
+                "when op determinism is on)")
         unknown = set(self.loss_weights) - set(LOSS_WEIGHTS)
         if unknown:
             bad("loss_weights", f"unknown tasks {sorted(unknown)}; tasks are {TASK_NAMES}")
@@ -169,16 +173,25 @@ def _load_init_weights(net, path):
                          f"--model_options ({str(e).splitlines()[0]})") from None
 
 
-def _datasets(config, global_batch):
+def _dataset(config, global_batch, split, step=0):
+    """The training stream from global step `step` on (exactly what an uninterrupted run
+    sees from there), or the validation split."""
     task = TASK_NAMES.index(config.task) if config.task else None
     rule = "s" if config.model == "stn" else config.rule
-    train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
-                         batch_size=global_batch, augment=config.augment, seed=config.seed,
-                         task=task, shuffle=True, repeat=True, drop_remainder=True)
-    val = make_dataset(config.data_dir, "val", rule=rule, image_size=(config.image_size,) * 2,
-                       batch_size=global_batch, augment=False, seed=config.seed, task=task,
-                       drop_remainder=False)
-    return train, val
+    train = split == "train"
+    return make_dataset(config.data_dir, split, rule=rule, image_size=(config.image_size,) * 2,
+                        batch_size=global_batch, augment=config.augment and train, seed=config.seed,
+                        task=task, shuffle=train, repeat=train, drop_remainder=train,
+                        start=step * global_batch if train else 0)
+
+
+def _seed(config):
+    # Seeds the weight initialisation (Keras draws its initializers' seeds from Python's RNG).
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def train(config):
@@ -197,6 +210,7 @@ def train(config):
     n_val = num_examples(config.data_dir, "val")
     if config.precision != "float32":
         keras.mixed_precision.set_global_policy(config.precision)
+    _seed(config)
     strategy = make_strategy(config.distribution_strategy, config.tpu)
     global_batch = config.batch_size
     if global_batch % strategy.num_replicas_in_sync:
@@ -225,7 +239,8 @@ def train(config):
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     save_model_description(net, config.model_dir)
 
-    train_ds, val_ds = _datasets(config, global_batch)
+    # The same first batches at every validation (Keras would go on through a longer split).
+    val_ds = _dataset(config, global_batch, "val").take(val_steps)
     backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch")
     with strategy.scope():
         sample_inputs, _ = next(iter(val_ds.take(1)))
@@ -253,12 +268,12 @@ def train(config):
                     verbose=config.verbose)
     if done and epoch < config.epochs:
         # Finish the interrupted epoch with just the steps it had left.
-        trainer.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=steps - done,
-                    **fit_args)
+        trainer.fit(_dataset(config, global_batch, "train", step), initial_epoch=epoch, epochs=epoch + 1,
+                    steps_per_epoch=steps - done, **fit_args)
         epoch += 1
     if epoch < config.epochs:
-        trainer.fit(train_ds, initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps,
-                    **fit_args)
+        trainer.fit(_dataset(config, global_batch, "train", epoch * steps), initial_epoch=epoch,
+                    epochs=config.epochs, steps_per_epoch=steps, **fit_args)
 
     from ct_keras.training.evaluation import evaluate_net, write_metrics
 
