@@ -9,7 +9,7 @@ import pytest
 
 from ct_keras.models import CompositeTaskingNet
 from ct_keras.training.callbacks import (
-    NetCheckpoint, NonFiniteLossError, ResumableBackup, StopOnNonFiniteLoss,
+    NetCheckpoint, NonFiniteLossError, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
 )
 from ct_keras.training.optimizer import MultiRateAdam
 from ct_keras.training.schedules import learning_rate
@@ -134,6 +134,35 @@ def test_backup_restores_weights_and_step(tmp_path):
     assert int(trainer2.optimizer.iterations.numpy()) == 2
     np.testing.assert_array_equal(np.array(net2.get_layer("head").kernel), kernel)
     assert not ResumableBackup(str(tmp_path / "none")).restore(trainer2)
+
+
+def test_plateau_counters_survive_a_new_fit_and_a_restart(tmp_path):
+    def model():
+        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+        m.optimizer.build(m.trainable_variables)
+        return m
+
+    first = model()
+    plateau = ResumablePlateau(monitor="val_loss", patience=2, factor=0.5)
+    backup = ResumableBackup(str(tmp_path), stateful=[plateau])
+    for callback in (plateau, backup):
+        callback.set_model(first)
+    plateau.on_train_begin()
+    plateau.on_epoch_end(0, {"val_loss": 1.0})
+    plateau.on_epoch_end(1, {"val_loss": 2.0})  # one epoch without improvement
+    plateau.on_train_begin()  # a second `fit` in the same process: Keras' own would reset here
+    assert plateau.get_state() == {"best": 1.0, "wait": 1, "cooldown_counter": 0}
+    backup._save_model()
+
+    second = model()
+    resumed = ResumablePlateau(monitor="val_loss", patience=2, factor=0.5)
+    assert ResumableBackup(str(tmp_path), stateful=[resumed]).restore(second)
+    resumed.set_model(second)
+    resumed.on_train_begin()
+    resumed.on_epoch_end(2, {"val_loss": 2.0})  # the second such epoch: patience is spent
+    assert float(second.optimizer.learning_rate) == pytest.approx(0.5)
+    assert resumed.get_state()["wait"] == 0
 
 
 def test_init_weights_of_another_model_is_a_clear_error(tmp_path):

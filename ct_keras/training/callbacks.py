@@ -29,10 +29,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     Args:
         backup_dir: the folder of the backup.
         save_freq: steps between backups, or `"epoch"` (epoch ends only).
+        stateful: callbacks with `get_state()`/`set_state(state)` (e.g. `ResumablePlateau`)
+            whose state goes into the backup with the weights; put them before this one
+            in the callback list, so that an epoch-end backup holds their end-of-epoch state.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch"):
+    def __init__(self, backup_dir, save_freq="epoch", stateful=()):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
+        self.stateful = list(stateful)
 
     def restore(self, model):
         """Loads the backup into `model` (trainer with compiled optimizer); False if none."""
@@ -41,6 +45,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(self._weights_path)
+        if self.stateful:
+            with open(self._training_metadata_path) as f:
+                states = json.load(f)["callbacks"]
+            for callback, state in zip(self.stateful, states):
+                callback.set_state(state)
         return True
 
     def on_train_begin(self, logs=None):
@@ -54,7 +63,30 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         os.makedirs(self.backup_dir, exist_ok=True)
         _save_weights_atomically(self.model, self._weights_path)
         step = int(self.model.optimizer.iterations.numpy())
-        write_json_atomically(self._training_metadata_path, {"step": step})
+        meta = {"step": step}
+        if self.stateful:
+            meta["callbacks"] = [callback.get_state() for callback in self.stateful]
+        write_json_atomically(self._training_metadata_path, meta)
+
+
+class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+    """`ReduceLROnPlateau` whose counters (best value, epochs waited, cooldown) carry on
+    across `fit` calls and, through `ResumableBackup(stateful=[...])`, across restarts:
+    Keras' own one starts counting afresh at every `fit`. Same arguments."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._reset()
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def get_state(self):
+        best = None if self.best is None else float(self.best)
+        return {"best": best, "wait": int(self.wait), "cooldown_counter": int(self.cooldown_counter)}
+
+    def set_state(self, state):
+        self.best, self.wait, self.cooldown_counter = state["best"], state["wait"], state["cooldown_counter"]
 
 
 class NetCheckpoint(keras.callbacks.Callback):

@@ -15,7 +15,9 @@ from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.tasks import TASK_NAMES
-from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
+from ct_keras.training.callbacks import (
+    NetCheckpoint, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
+)
 from ct_keras.training.distribution import STRATEGIES, make_strategy
 from ct_keras.training.optimizer import MultiRateAdam
 from ct_keras.training.pictures import CompositePictures
@@ -241,7 +243,10 @@ def train(config):
 
     # The same first batches at every validation (Keras would go on through a longer split).
     val_ds = _dataset(config, global_batch, "val").take(val_steps)
-    backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch")
+    plateau = [ResumablePlateau(monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience,
+                                verbose=1)] if config.schedule == "plateau" else []
+    backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch",
+                             stateful=plateau)
     with strategy.scope():
         sample_inputs, _ = next(iter(val_ds.take(1)))
         trainer(sample_inputs)  # builds the trainer before a backup is restored into it
@@ -253,13 +258,11 @@ def train(config):
 
     callbacks = [
         StopOnNonFiniteLoss(trainer.task_names),
+        *plateau,  # before the backup, which keeps its end-of-epoch state
         backup,
         NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
         keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
     ]
-    if config.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience, verbose=1))
     if config.log_pictures:
         batch = {k: v.numpy() for k, v in sample_inputs.items()}
         callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
