@@ -35,3 +35,26 @@ def test_rule_s_all_tasks_pass_equals_one_pass_per_task(data_dir):
         tolerance = 0.5 if key == "edges_odsf" else 1e-3 * max(1.0, abs(slow[key]))
         assert np.isclose(fast[key], slow[key], atol=tolerance), (key, fast[key], slow[key])
     assert fast["semseg_loss"] > 0 and fast["normals_mean_angle"] > 0
+
+
+# MHN under rule s (its five per-task passes, five XLA compiles: 285 s here) passed once;
+# it runs the code of STN under s, with the MHN that r2 compiles.
+@pytest.mark.slow
+@pytest.mark.parametrize("model, rule", [("stn", "s"), ("stn", "r2"), ("mhn", "r2"), ("ctn", "s"), ("ctn", "r2")])
+def test_evaluation_with_xla_gives_the_numbers_without(data_dir, model, rule):
+    # jit_compile="auto" turns XLA on wherever Keras finds a GPU; the odsF matcher is host
+    # code (`tf.numpy_function`) that XLA cannot compile, so only the forward passes are.
+    from ct_keras.models import build_model
+
+    options = {"stn": {"task": "edges"}, "mhn": {}, "ctn": {"embedding_dim": 32}}[model]
+    net = build_model(model, backbone="resnet18", image_size=64, **options)
+    kwargs = dict(rule=rule, image_size=64, batch_size=3, edge_thresholds=5, steps=1)
+    plain = evaluation.evaluate_net(net, data_dir, jit_compile=False, **kwargs)
+    xla = evaluation.evaluate_net(net, data_dir, jit_compile=True, **kwargs)
+    assert sorted(xla) == sorted(plain)
+    assert "edges_odsf" in xla and (model == "stn" or "semseg_miou" in xla)
+    for key in plain:
+        if key == "rule":
+            continue
+        tolerance = 0.5 if key == "edges_odsf" else 1e-3 * max(1.0, abs(plain[key]))
+        assert np.isclose(xla[key], plain[key], atol=tolerance), (key, xla[key], plain[key])

@@ -13,22 +13,22 @@ from ct_keras.tasks import TASK_NAMES
 from ct_keras.training.trainer import CompositeTaskingTrainer
 
 
-def _run(net, dataset, tasks, edge_thresholds, steps, verbose):
+def _run(net, dataset, tasks, edge_thresholds, steps, verbose, jit_compile="auto"):
     trainer = CompositeTaskingTrainer(
         net, metrics=task_metrics(tasks, edge_thresholds=edge_thresholds))
-    trainer.compile()
+    trainer.compile(jit_compile=jit_compile)
     logs = trainer.evaluate(dataset, steps=steps, verbose=verbose, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
 
-def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose):
+def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=False):
     """Rule S for a CTN with one encoder pass per image: `FastCompositeTasking.all_tasks`
     (the exact fast path) gives every task over the whole image, each scored as if
     asked alone."""
     from ct_keras.deploy import FastCompositeTasking
 
     fast = FastCompositeTasking(net)
-    all_tasks = tf.function(fast.all_tasks, reduce_retracing=True)
+    all_tasks = tf.function(fast.all_tasks, reduce_retracing=True, jit_compile=jit_compile is True)
     metrics = {m.task: m for m in task_metrics(edge_thresholds=edge_thresholds)}
     loss = CompositeLoss()
     losses = {k: keras.metrics.Mean(name=f"{TASK_NAMES[k]}_loss") for k in metrics}
@@ -53,7 +53,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose):
 
 
 def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
-                 edge_thresholds=99, steps=None, verbose=0):
+                 edge_thresholds=99, steps=None, verbose=0, jit_compile="auto"):
     """Metrics of `net` on the validation split of `data_dir` under `rule`.
 
     Rule `"s"`: each task over the whole image (the paper's Table 1 protocol); for a
@@ -61,6 +61,10 @@ def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
     other networks run once per task. Other rules: one pass with that rule's palettes; each task is scored on
     the pixels its palette region covers. Returns `{metric: value}` (percent, degrees)
     and `{task}_loss` values.
+
+    `jit_compile` (`True`, `False` or `"auto"`: XLA where Keras finds a GPU) compiles the
+    forward passes; the metrics run outside XLA, so the numbers do not depend on it. The
+    CTN rule-S fast path uses XLA only when it is `True`.
     """
     tasks = [net.task] if not net.uses_palette else list(range(len(TASK_NAMES)))
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -71,13 +75,13 @@ def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
 
     metrics = {"rule": rule}
     if rule == "s" and isinstance(net, CompositeTaskingNet):
-        metrics.update(_run_all_tasks(net, dataset("s", 0), edge_thresholds, steps, verbose))
+        metrics.update(_run_all_tasks(net, dataset("s", 0), edge_thresholds, steps, verbose, jit_compile))
     elif rule == "s":
         for k in tasks:
-            logs = _run(net, dataset("s", k), [k], edge_thresholds, steps, verbose)
+            logs = _run(net, dataset("s", k), [k], edge_thresholds, steps, verbose, jit_compile)
             metrics.update({key: v for key, v in logs.items() if key.startswith(TASK_NAMES[k])})
     else:
-        metrics.update(_run(net, dataset(rule), tasks, edge_thresholds, steps, verbose))
+        metrics.update(_run(net, dataset(rule), tasks, edge_thresholds, steps, verbose, jit_compile))
     metrics.pop("loss", None)
     return metrics
 

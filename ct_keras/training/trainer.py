@@ -18,6 +18,11 @@ class CompositeTaskingTrainer(keras.Model):
     `test_step`: the same losses, plus every metric in `metrics` fed with the decoded
     prediction where the palette asks for its task.
 
+    With `jit_compile`, XLA compiles the train step whole, but of the test step only the
+    forward pass, the losses and the decoding: metric updates may run host code that XLA
+    cannot compile (the edges odsF matcher is a `tf.numpy_function`), so they run in the
+    surrounding graph — the same numbers, whatever `jit_compile` is.
+
     Only `net` holds weights; save them with `trainer.net.save_weights`.
 
     Args:
@@ -38,6 +43,7 @@ class CompositeTaskingTrainer(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.task_loss_trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.task_names}
         self.task_metrics = list(metrics)
+        self._test_forward = self._forward_and_decode
 
     @property
     def metrics(self):
@@ -77,17 +83,38 @@ class CompositeTaskingTrainer(keras.Model):
         self._track(total, losses)
         return self._logs()
 
-    def test_step(self, data):
-        inputs, targets = data[0], data[1]
+    def make_test_function(self, force=False):
+        if self.test_function is not None and not force:
+            return self.test_function
+        jit_compile = self.jit_compile
+        self._test_forward = self._forward_and_decode
+        if jit_compile and not self.run_eagerly:
+            self._test_forward = tf.function(self._forward_and_decode, jit_compile=True, reduce_retracing=True)
+        self.jit_compile = False  # the step around it: metric updates outside XLA
+        try:
+            super().make_test_function(force)
+        finally:
+            self.jit_compile = jit_compile
+        return self.test_function
+
+    def _forward_and_decode(self, inputs, targets):
         raw = self(inputs, training=False)
-        palette = self._palette(inputs)
-        total, losses = self.composite_loss(raw, palette, targets)
-        self._track(total, losses)
+        total, losses = self.composite_loss(raw, self._palette(inputs), targets)
+        predictions = []
         for metric in self.task_metrics:
             name = TASK_NAMES[metric.task]
-            mask = ops.ones(ops.shape(raw)[:3], "float32") if palette is None else (
+            predictions.append(decode_tensor(raw, metric.task, self.anchors.get(name)))
+        return total, losses, predictions
+
+    def test_step(self, data):
+        inputs, targets = data[0], data[1]
+        total, losses, predictions = self._test_forward(inputs, targets)
+        palette = self._palette(inputs)
+        self._track(total, losses)
+        for metric, prediction in zip(self.task_metrics, predictions):
+            name = TASK_NAMES[metric.task]
+            mask = ops.ones(ops.shape(prediction)[:3], "float32") if palette is None else (
                 ops.cast(ops.equal(palette, metric.task), "float32"))
-            prediction = decode_tensor(raw, metric.task, self.anchors.get(name))
             metric.update_state(targets[name], prediction, sample_weight=mask)
         return self._logs()
 
