@@ -81,14 +81,60 @@ def test_multistep_schedule():
         learning_rate("cosine", 1e-3, 10)
 
 
-def test_mixed_float16_step_is_finite():
-    keras.config.set_dtype_policy("mixed_float16")
-    net, trainer = _trainer()
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
     inputs, targets = _batch()
+    net, trainer = _trainer()
+    weights = net.get_weights()
+    reference = trainer.train_on_batch(inputs, targets, return_dict=True)
+    keras.config.set_dtype_policy(precision)  # the autouse fixture sets float32 back
+    net, trainer = _trainer()
+    net.set_weights(weights)
     logs = trainer.train_on_batch(inputs, targets, return_dict=True)
-    assert np.isfinite(logs["loss"])
-    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
     assert net.get_layer("raw").compute_dtype == "float32"
+    assert net.get_layer("head").compute_dtype == precision.split("_")[1]
+    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")
+    # The losses of the first step are those of the same weights, in half precision.
+    assert sorted(logs) == sorted(reference)
+    tolerance = 0.01 if precision == "mixed_float16" else 0.05
+    for key, value in logs.items():
+        assert np.isfinite(value), key
+        assert value == pytest.approx(reference[key], rel=tolerance), key
+    after = trainer.train_on_batch(inputs, targets, return_dict=True)
+    assert np.isfinite(after["loss"]) and np.isfinite(net.get_layer("head").kernel.numpy()).all()
+
+
+@pytest.mark.slow
+def test_xla_training_and_validation_match_the_plain_graph():
+    # `TrainConfig.jit_compile`: XLA compiles the train step; validation during `fit` runs
+    # the odsF matcher (host code) outside XLA.
+    from ct_keras.metrics import task_metrics
+
+    inputs, targets = _batch()
+    weights, trainers, results = None, {}, {}
+    for jit_compile in (False, True):
+        net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
+        weights = weights or net.get_weights()
+        net.set_weights(weights)
+        trainer = CompositeTaskingTrainer(net, metrics=task_metrics(edge_thresholds=5))
+        trainer.compile(optimizer=MultiRateAdam(1e-3), jit_compile=jit_compile)
+        history = trainer.fit(inputs, targets, epochs=1, batch_size=2, verbose=0, shuffle=False,
+                              validation_data=(inputs, targets))
+        assert trainer.jit_compile is jit_compile
+        trainers[jit_compile], results[jit_compile] = trainer, {k: v[-1] for k, v in history.history.items()}
+    plain, xla = results[False], results[True]
+    assert sorted(xla) == sorted(plain) and "val_edges_odsf" in xla and "val_semseg_miou" in xla
+    assert all(np.isfinite(v) for v in xla.values())
+    for key in ("loss", "semseg_loss", "normals_loss"):  # the step's forward: the same weights
+        assert xla[key] == pytest.approx(plain[key], rel=1e-4), key
+    # After Adam's first step (≈ lr·sign(g): rounding can flip it where g ≈ 0) the nets are
+    # close, not equal; with the same weights validation gives the same numbers.
+    assert xla["val_loss"] == pytest.approx(plain["val_loss"], rel=0.02)
+    trainers[True].net.set_weights(trainers[False].net.get_weights())
+    plain, xla = (trainers[j].evaluate(inputs, targets, verbose=0, return_dict=True) for j in (False, True))
+    for key in plain:
+        tolerance = 0.5 if key == "edges_odsf" else 1e-3 * max(1.0, abs(plain[key]))
+        assert np.isclose(xla[key], plain[key], atol=tolerance), (key, xla[key], plain[key])
 
 
 def test_nan_loss_stops_naming_task_and_step(tmp_path):
@@ -134,6 +180,21 @@ def test_backup_restores_weights_and_step(tmp_path):
     assert int(trainer2.optimizer.iterations.numpy()) == 2
     np.testing.assert_array_equal(np.array(net2.get_layer("head").kernel), kernel)
     assert not ResumableBackup(str(tmp_path / "none")).restore(trainer2)
+
+
+def test_backup_counts_the_steps_taken_not_the_optimizer_updates(tmp_path):
+    # Loss scaling drops steps with overflowing gradients without counting them, yet the
+    # data stream moved on: the resume point is the count of batches trained.
+    keras.config.set_dtype_policy("mixed_float16")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=1e30),
+                  loss="mse")
+    backup = ResumableBackup(str(tmp_path), save_freq=1)
+    model.fit(np.ones((3, 2)), np.ones((3, 1)), batch_size=1, epochs=2, callbacks=[backup], verbose=0)
+    assert int(model.optimizer.iterations.numpy()) < 6
+    assert json.loads((tmp_path / "training_metadata.json").read_text()) == {"step": 6}
+    again = ResumableBackup(str(tmp_path))
+    assert again.restore(model) and again.step == 6
 
 
 def test_plateau_counters_survive_a_new_fit_and_a_restart(tmp_path):

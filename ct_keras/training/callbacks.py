@@ -19,12 +19,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that resumes mid-epoch and survives SIGKILL at any moment.
 
     Every `save_freq` steps and at each epoch end it writes the trainer's weights with
-    the optimizer state (its step counter included) to a temporary name renamed into
-    place, so a kill leaves the previous backup whole. Keras' own callback restarts a
-    killed epoch from its first step; here `restore` loads the backup before `fit`,
-    and the optimizer's step count says where to go on: with a fixed `steps_per_epoch`,
-    epoch `step // steps_per_epoch`, of which `step % steps_per_epoch` steps are done
-    (`tools/train.py` runs just the steps left of it, then the following epochs).
+    the optimizer state to a temporary name renamed into place, so a kill leaves the
+    previous backup whole, and the count of training steps taken (`step`, in
+    `training_metadata.json`; not the optimizer's counter, which skips the steps that
+    mixed_float16 loss scaling drops). Keras' own callback restarts a killed epoch from
+    its first step; here `restore` loads the backup before `fit`, and `step` says where
+    to go on: with a fixed `steps_per_epoch`, epoch `step // steps_per_epoch`, of which
+    `step % steps_per_epoch` steps are done (`tools/train.py` runs just the steps left
+    of it, then the following epochs, on the data stream from that step on).
 
     Args:
         backup_dir: the folder of the backup.
@@ -37,6 +39,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, save_freq="epoch", stateful=()):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
         self.stateful = list(stateful)
+        self.step = self._epoch_start = 0
 
     def restore(self, model):
         """Loads the backup into `model` (trainer with compiled optimizer); False if none."""
@@ -45,15 +48,23 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(self._weights_path)
+        with open(self._training_metadata_path) as f:
+            meta = json.load(f)
+        self.step = self._epoch_start = meta["step"]
         if self.stateful:
-            with open(self._training_metadata_path) as f:
-                states = json.load(f)["callbacks"]
-            for callback, state in zip(self.stateful, states):
+            for callback, state in zip(self.stateful, meta["callbacks"]):
                 callback.set_state(state)
         return True
 
     def on_train_begin(self, logs=None):
         pass  # `restore` runs before `fit`, so that `fit` can start mid-epoch.
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self._epoch_start + batch + 1
+        super().on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._last_batch_seen = 0
@@ -62,8 +73,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         _save_weights_atomically(self.model, self._weights_path)
-        step = int(self.model.optimizer.iterations.numpy())
-        meta = {"step": step}
+        meta = {"step": self.step}
         if self.stateful:
             meta["callbacks"] = [callback.get_state() for callback in self.stateful]
         write_json_atomically(self._training_metadata_path, meta)

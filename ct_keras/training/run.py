@@ -251,9 +251,8 @@ def train(config):
         sample_inputs, _ = next(iter(val_ds.take(1)))
         trainer(sample_inputs)  # builds the trainer before a backup is restored into it
         if backup.restore(trainer):
-            print(f"Resuming from {backup.backup_dir} at step {int(trainer.optimizer.iterations.numpy())}",
-                  flush=True)
-    step = int(trainer.optimizer.iterations.numpy())
+            print(f"Resuming from {backup.backup_dir} at step {backup.step}", flush=True)
+    step = backup.step
     epoch, done = divmod(step, steps)
 
     callbacks = [
