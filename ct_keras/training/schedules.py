@@ -20,7 +20,8 @@ def multistep(base_rate, milestones, factor, steps_per_epoch):
 
 def learning_rate(schedule, base_rate, steps_per_epoch, milestones=(60, 80, 94), factor=0.3):
     """The `learning_rate` for the optimizer; `plateau` and `constant` use a plain float
-    (`plateau` is then driven by `keras.callbacks.ReduceLROnPlateau`)."""
+    (`plateau` is then driven by `callbacks.ResumablePlateau`, a resumable
+    `ReduceLROnPlateau`)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received {schedule!r}")
     if schedule == "multistep":
