@@ -83,4 +83,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, tensorflow=False)
