@@ -144,3 +144,35 @@ def test_init_weights_of_another_model_is_a_clear_error(tmp_path):
     net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
     with pytest.raises(ValueError, match="--init_weights: .*other.weights.h5 does not fit"):
         _load_init_weights(net, path)
+
+
+def test_a_single_task_net_learns_and_is_scored_on_its_palette_region_only():
+    """An STN trained under R1r or R2 sees its task's labels where the palette asks for it."""
+    from ct_keras.losses import CompositeLoss
+    from ct_keras.models import SingleTaskNet
+    from ct_keras.tasks import NORMALS
+
+    net = SingleTaskNet(task="normals", backbone="resnet18", image_size=SIZE)
+    trainer = CompositeTaskingTrainer(net)
+    trainer.compile(run_eagerly=True)
+    inputs, targets = _batch()
+    raw = net(inputs["image"])
+    loss = CompositeLoss(tasks=[NORMALS])
+    region = loss.task_loss(NORMALS, raw, targets["normals"], inputs["palette"] == NORMALS)
+    everywhere = loss.task_loss(NORMALS, raw, targets["normals"])
+    assert abs(float(region) - float(everywhere)) > 1e-4  # the region matters for this batch
+    logs = trainer.test_step((inputs, targets))
+    np.testing.assert_allclose(float(logs["normals_loss"]), float(region), rtol=1e-5)
+    trainer.reset_metrics()
+    logs = trainer.test_step(({"image": inputs["image"]}, targets))  # no palette: every pixel
+    np.testing.assert_allclose(float(logs["normals_loss"]), float(everywhere), rtol=1e-5)
+
+
+def test_the_training_rule_defaults_to_the_models_usual_one():
+    from ct_keras.training.run import TrainConfig
+
+    assert TrainConfig("m", "d", model="stn", task="parts").training_rule == "s"
+    assert TrainConfig("m", "d", model="stn", task="parts", rule="r2").training_rule == "r2"
+    assert TrainConfig("m", "d").training_rule == "r1r"
+    with pytest.raises(ValueError, match="--rule: must be one of"):
+        TrainConfig("m", "d", rule="r9").check()

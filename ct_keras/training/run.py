@@ -36,7 +36,7 @@ class TrainConfig:
     backbone: str = "resnet34"
     image_size: int = 256
     model_options: dict = dataclasses.field(default_factory=dict)
-    rule: str = "r1r"
+    rule: str = ""                 # "" = s for an STN, r1r for the others
     batch_size: int = 10
     epochs: int = 100
     steps_per_epoch: int = 0       # 0 = one pass over the training split
@@ -68,6 +68,11 @@ class TrainConfig:
     overwrite: bool = False        # start afresh in a model_dir that holds a finished run
     verbose: int = 1
 
+    @property
+    def training_rule(self):
+        """The palette rule of the training split: `rule`, or the model's usual one."""
+        return self.rule or ("s" if self.model == "stn" else "r1r")
+
     def check(self):
         """Every bad value is a `ValueError` naming its flag, before any work is done."""
         def bad(flag, message):
@@ -82,7 +87,7 @@ class TrainConfig:
         if self.model == "stn" and not self.task:
             bad("task", "the single-task net (--model=stn) needs its task")
         for flag in ("rule", "final_rule"):
-            if getattr(self, flag) not in RULES:
+            if getattr(self, flag) not in RULES and (flag, getattr(self, flag)) != ("rule", ""):
                 bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
         for flag, allowed in (("schedule", SCHEDULES), ("precision", PRECISIONS),
                               ("distribution_strategy", STRATEGIES), ("normals_loss", NORMALS_LOSSES)):
@@ -171,7 +176,7 @@ def _load_init_weights(net, path):
 
 def _datasets(config, global_batch):
     task = TASK_NAMES.index(config.task) if config.task else None
-    rule = "s" if config.model == "stn" else config.rule
+    rule = config.training_rule
     train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
                          batch_size=global_batch, augment=config.augment, seed=config.seed,
                          task=task, shuffle=True, repeat=True, drop_remainder=True)
