@@ -54,6 +54,12 @@ REFERENCE_PARTS_ORDER = PART_CLASSES
 # table can never silently permute classes (Table 6's "Neck & torso" is our `torso`).
 # The paper: these anchors "define the RGB class colours used for all the presented
 # results" — `class_colours` draws class maps with them.
+# Beware: Table 5's rows are VOC's RGB palette written B, G, R (cat 0 0 64 is VOC's cat
+# (64, 0, 0)); they are the authors' colour-map rows verbatim, which their code reverses
+# before using them as anchors (see `anchors_from_colourmap`), so their network's x1 was
+# trained towards the tables' third column and their figures show VOC's colours. We take
+# the tables as printed; decode a checkpoint of the authors' code with their colour maps
+# (`read_anchors("colourmap_seg21.txt,colourmap_parts7.txt")`).
 SEMSEG_ANCHORS = {
     "background": (0, 0, 0), "cat": (0, 0, 64), "aeroplane": (0, 0, 128), "chair": (0, 0, 192),
     "pottedplant": (0, 64, 0), "sheep": (0, 64, 128), "bicycle": (0, 128, 0), "cow": (0, 128, 64),
@@ -250,7 +256,8 @@ def decode(raw, task, anchors=None):
 
 
 def decode_composite(raw, palette, anchors=None):
-    """Decodes every task and keeps each where the palette asks for it.
+    """Decodes every task (class maps with `anchors`, the model's) and keeps each where
+    the palette asks for it.
 
     Returns `{task name: array}` with the pixels the palette gives to other tasks set to
     255 (class maps), -1 (probabilities) or 0 (normals).
