@@ -14,7 +14,7 @@ from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
-from ct_keras.tasks import TASK_NAMES
+from ct_keras.tasks import TASK_NAMES, read_anchors
 from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
 from ct_keras.training.distribution import STRATEGIES, make_strategy
 from ct_keras.training.optimizer import MultiRateAdam
@@ -36,6 +36,7 @@ class TrainConfig:
     backbone: str = "resnet34"
     image_size: int = 256
     model_options: dict = dataclasses.field(default_factory=dict)
+    anchors: object = "paper"      # "paper", anchor/colour-map file(s) or a dict (`tasks.read_anchors`)
     rule: str = ""                 # "" = s for an STN, r1r for the others
     batch_size: int = 10
     epochs: int = 100
@@ -101,6 +102,12 @@ class TrainConfig:
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        if "anchors" in self.model_options:
+            bad("model_options", "give the class anchors with --anchors")
+        try:
+            read_anchors(self.anchors)
+        except (ValueError, FileNotFoundError) as e:
+            bad("anchors", str(e))
         unknown = set(self.loss_weights) - set(LOSS_WEIGHTS)
         if unknown:
             bad("loss_weights", f"unknown tasks {sorted(unknown)}; tasks are {TASK_NAMES}")
@@ -158,7 +165,8 @@ def write_flags(model_dir, flag_lines):
 
 
 def _net_kwargs(config):
-    kwargs = dict(backbone=config.backbone, image_size=config.image_size, **config.model_options)
+    kwargs = dict(backbone=config.backbone, image_size=config.image_size,
+                  anchors=read_anchors(config.anchors), **config.model_options)
     if config.model == "stn":
         kwargs["task"] = config.task
     return kwargs
@@ -218,7 +226,7 @@ def train(config):
         if config.init_weights:
             _load_init_weights(net, config.init_weights)
         loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
-                             normals_loss=config.normals_loss,
+                             normals_loss=config.normals_loss, anchors=net.anchors,
                              tasks=(net.task,) if config.model == "stn" else None)
         trainer = CompositeTaskingTrainer(net, loss=loss)
         encoder_share = config.encoder_lr / config.decoder_lr
