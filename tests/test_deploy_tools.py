@@ -98,7 +98,7 @@ def test_export_tool_from_a_weights_file(files, tmp_path):
                          f"--anchors={tmp_path / 'nope.json'}"),
                     f"--anchors: Anchors file {tmp_path / 'nope.json'} does not exist")
     # The weights' own anchors (here: the paper's parts table with head and torso swapped).
-    anchors = {"parts": {**paper_anchors()["parts"], "head": [0, 255, 0], "torso": [0, 0, 255]}}
+    anchors = {"parts": {**paper_anchors()["parts"], "head": [0, 255, 0], "torso": [255, 0, 0]}}
     (tmp_path / "anchors.json").write_text(json.dumps(anchors))
     result = _run("export.py", f"--weights={tmp_path / 'ctn.weights.h5'}", "--backbone=resnet18",
                   f"--image_size={SIZE}", f"--export_dir={tmp_path / 'exported'}", "--version=7",

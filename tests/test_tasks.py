@@ -48,17 +48,40 @@ def _table(text):
     return rows
 
 
+def _reversed(table):
+    return {name: value[::-1] for name, value in table.items()}
+
+
 def test_default_anchors_are_the_papers_tables_5_and_6():
+    """Tables 5/6 by name, in output-channel order: the printed rows reversed, as the
+    authors' code reverses its colour-map rows (which the tables print verbatim)."""
     table_5, table_6 = _table(TABLE_5), _table(TABLE_6)
     assert len(table_5) == 21 and len(table_6) == 7
-    assert tasks.paper_anchors() == {"semseg": table_5, "parts": table_6}
+    assert {k: list(v) for k, v in tasks.PAPER_TABLE_5.items()} == table_5
+    assert {k: list(v) for k, v in tasks.PAPER_TABLE_6.items()} == table_6
+    assert tasks.paper_anchors() == {"semseg": _reversed(table_5), "parts": _reversed(table_6)}
     for task, table in ((tasks.SEMSEG, table_5), (tasks.PARTS, table_6)):
         a = tasks.anchor_matrix(task)  # rows in our (VOC) class order, 0..1
         for i, name in enumerate(tasks.CLASS_NAMES[task]):
-            np.testing.assert_allclose(a[i] * 255, table[name], atol=1e-4)
-        np.testing.assert_array_equal(tasks.class_colours(task), [table[n] for n in tasks.CLASS_NAMES[task]])
+            np.testing.assert_allclose(a[i] * 255, table[name][::-1], atol=1e-4)
+        np.testing.assert_array_equal(tasks.class_colours(task),
+                                      [table[n][::-1] for n in tasks.CLASS_NAMES[task]])
+    # Person: printed 128 128 192, VOC's pink (192, 128, 128) on the output channels.
     np.testing.assert_allclose(tasks.anchor_matrix(tasks.SEMSEG)[tasks.VOC_CLASSES.index("person")],
-                               [128 / 255, 128 / 255, 192 / 255], rtol=1e-6)
+                               [192 / 255, 128 / 255, 128 / 255], rtol=1e-6)
+    np.testing.assert_array_equal(tasks.class_colours(tasks.SEMSEG), tasks.voc_colours(21))
+
+
+def test_the_authors_colour_maps_give_the_default_anchors(tmp_path):
+    """An authors' checkpoint decodes with our defaults: their colour-map files (the
+    tables' rows, tab-separated) read the way their code reads them give the defaults."""
+    for task, table, name in ((tasks.SEMSEG, _table(TABLE_5), "colourmap_seg21.txt"),
+                              (tasks.PARTS, _table(TABLE_6), "colourmap_parts7.txt")):
+        order = tasks.REFERENCE_SEMSEG_ORDER if task == tasks.SEMSEG else tasks.REFERENCE_PARTS_ORDER
+        path = tmp_path / name
+        path.write_text("".join("\t".join(str(v) for v in table[c]) + "\n" for c in order))
+        read = tasks.anchors_from_colourmap(str(path), task)
+        assert {k: list(v) for k, v in read.items()} == tasks.paper_anchors()[tasks.TASK_NAMES[task]]
 
 
 def test_anchors_are_tied_to_names_and_checked():
@@ -78,7 +101,7 @@ def test_anchors_are_tied_to_names_and_checked():
         ({"parts": {**paper["parts"], "torso": (0, 255)}}, r"parts class 'torso': an anchor is 3 numbers"),
         ({"parts": {**paper["parts"], "torso": "red"}}, r"parts class 'torso': an anchor is 3 numbers"),
         ({"parts": {**paper["parts"], "tail": (1, 1, 1)}}, r"unknown parts classes \['tail'\]"),
-        ({"parts": {**paper["parts"], "torso": (0, 0, 255)}}, r"'head' and 'torso' have the same anchor"),
+        ({"parts": {**paper["parts"], "torso": (255, 0, 0)}}, r"'head' and 'torso' have the same anchor"),
         ({"edges": {}}, r"only \('semseg', 'parts'\) have class anchors"),
         (paper["semseg"], r"given per task"),
     ]
