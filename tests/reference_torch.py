@@ -19,6 +19,7 @@ Module names follow theirs so that state_dict keys are theirs; torchvision is no
 installed here, so the ResNet is rebuilt with torchvision's names.
 """
 
+import contextlib
 import sys
 import types
 from collections import OrderedDict
@@ -321,7 +322,8 @@ def lightning_checkpoint(system, epoch=99, global_step=49999):
     """The dict Lightning 1.3's ModelCheckpoint saves for `system`: its state_dict beside
     epoch/step, the callbacks' states, the Adam and MultiStepLR states (their paper
     configs: two groups, encoder lr / 100) and the hyper-parameters. The optimizer takes
-    one step, so its state holds tensors as a trained one does; call it before reading
+    one step with gradients on the heads only (Adam keeps state for those), so its state
+    holds tensors as a trained one does without tripling the file; call it before reading
     the network's outputs."""
     encoder = [p for n, p in system.model.named_parameters() if n.startswith(("layer", "encoders."))]
     decoder = [p for n, p in system.model.named_parameters() if not n.startswith(("layer", "encoders."))]
@@ -329,7 +331,8 @@ def lightning_checkpoint(system, epoch=99, global_step=49999):
                                   {"params": decoder, "lr": 1e-3, "weight_decay": 1e-5}])
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[60, 80, 94], gamma=0.3)
     optimizer.zero_grad()
-    sum(p.square().sum() for p in encoder + decoder).backward()
+    heads = [p for n, p in system.model.named_parameters() if "conv_last" in n]
+    sum(p.square().sum() for p in heads).backward()
     optimizer.step()
     scheduler.step()
     dirpath = "/exp/run"
@@ -348,27 +351,54 @@ def lightning_checkpoint(system, epoch=99, global_step=49999):
     }
 
 
-def save_lightning_checkpoint(checkpoint, path):
-    """Writes `checkpoint` as Lightning 1.3 does: `callbacks` keyed by the callback *class*
-    (pickled by reference as pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint).
-    pytorch_lightning is not installed here: a stand-in class is registered under that name
-    while saving, so the file names the class exactly as a real one does."""
+@contextlib.contextmanager
+def lightning_stand_in():
+    """pytorch_lightning is not installed here: while this is active, a stand-in
+    `pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint` class is importable
+    (a real installation is left alone). Yields that class."""
     names = ("pytorch_lightning", "pytorch_lightning.callbacks",
              "pytorch_lightning.callbacks.model_checkpoint")
     added = [n for n in names if n not in sys.modules]
     for n in added:
         sys.modules[n] = types.ModuleType(n)
     module = sys.modules[names[-1]]
-    cls = getattr(module, "ModelCheckpoint", None)
-    if cls is None:
-        cls = type("ModelCheckpoint", (), {"__module__": names[-1]})
-        module.ModelCheckpoint = cls
+    if getattr(module, "ModelCheckpoint", None) is None:
+        module.ModelCheckpoint = type("ModelCheckpoint", (), {"__module__": names[-1]})
     try:
-        callbacks = {cls if k == "ModelCheckpoint" else k: v for k, v in checkpoint["callbacks"].items()}
-        torch.save(dict(checkpoint, callbacks=callbacks), path)
+        yield module.ModelCheckpoint
     finally:
         for n in added:
             del sys.modules[n]
+
+
+def save_lightning_checkpoint(checkpoint, path):
+    """Writes `checkpoint` as Lightning 1.3 does: `callbacks` keyed by the callback *class*,
+    pickled by reference as pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint,
+    exactly as a real one names it."""
+    with lightning_stand_in() as cls:
+        callbacks = {cls if k == "ModelCheckpoint" else k: v for k, v in checkpoint["callbacks"].items()}
+        torch.save(dict(checkpoint, callbacks=callbacks), path)
+
+
+def load_lightning_checkpoint(path):
+    """The whole pickled dict (unsafe `weights_only=False`: for the tests' own files)."""
+    with lightning_stand_in():
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def strengthen_conditioning(model, bound=0.3):
+    """At PyTorch's default init the six-layer task MLP shrinks its output to almost
+    nothing and γ/β barely depend on the task (γ ≈ 1, β ≈ 0). He-initialise the MLP and
+    widen the γ/β convs so that, as in a trained net, each task's output differs (a
+    swapped code shows)."""
+    for m in model.modules():
+        if isinstance(m, IntermediateGenerator):
+            for layer in m.mapping:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, 0.0, (2.0 / layer.in_features) ** 0.5)
+        if isinstance(m, SpatialAffineCond):
+            nn.init.uniform_(m.transform_gamma.weight, -bound, bound)
+            nn.init.uniform_(m.transform_beta.weight, -bound, bound)
 
 
 def calibrate_batch_norm(model, batches):

@@ -15,7 +15,9 @@ codes under `task_z_code_dict.<name>`.
 """
 
 import os
+import pickle
 import re
+import types
 
 import numpy as np
 
@@ -53,6 +55,23 @@ def _torch_load_safe(torch, path):
             raise _LoadError(e, name) from None
 
 
+class _TolerantUnpickler(pickle.Unpickler):
+    """For trusted files: Lightning's callback classes need not be installed."""
+
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            if LIGHTNING_CALLBACK.match(f"{module}.{name}"):
+                return _placeholder(f"{module}.{name}")
+            raise
+
+
+_TOLERANT_PICKLE = types.ModuleType("ct_keras_tolerant_pickle")
+_TOLERANT_PICKLE.Unpickler = _TolerantUnpickler
+_TOLERANT_PICKLE.load = lambda file, **kwargs: _TolerantUnpickler(file, **kwargs).load()
+
+
 class _LoadError(Exception):
     def __init__(self, error, global_name):
         super().__init__(str(error))
@@ -81,7 +100,7 @@ def _torch_load(path, trust_checkpoint):
                 "code)."
             ) from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TOLERANT_PICKLE)
     except ModuleNotFoundError as e:
         raise ValueError(f"Cannot read checkpoint {path}: unpickling it needs the module "
                          f"{e.name!r}, which is not installed") from None
