@@ -31,8 +31,8 @@ import numpy as np
 from ct_keras.layers.plain_block import PlainBlock
 from ct_keras.layers.task_composition import TaskComposition
 from ct_keras.layers.task_representation import TaskRepresentation
+from ct_keras.models.multi_head_net import task_prefix
 from ct_keras.models.torch_checkpoint import CODE_PREFIX, read_state_dict  # noqa: F401
-from ct_keras.tasks import TASK_NAMES
 
 # Our decoder block names → the reference's module names.
 REFERENCE_BLOCKS = {
@@ -58,7 +58,8 @@ class CheckpointMismatch(ValueError):
 
 
 def reference_task_name(k):
-    name = TASK_NAMES[k] if k < len(TASK_NAMES) else f"task{k}"
+    """Their name of our task id `k` (`task_z_code_dict` keys): seg, parts, edges, …"""
+    name = task_prefix(k)[:-1]
     return REFERENCE_TASK_NAMES.get(name, name)
 
 
@@ -137,7 +138,7 @@ def _reference_kind(weights):
 
 
 def model_kind(model):
-    """"ctn", "stn", "mhn" or "mn", from the model's structure."""
+    """The model's kind (ctn, stn, mhn or mn), from its structure."""
     if any(isinstance(l, TaskRepresentation) for l in model.layers):
         return "ctn"
     if not getattr(model, "uses_palette", True):
@@ -242,7 +243,7 @@ def _representation_pairs(layer, blocks):
 def _task_layer(model, name):
     """`(task id, rest)` for a per-task layer name such as `semseg_decoder_4`, else None."""
     for k in range(getattr(model, "num_tasks", 0)):
-        prefix = f"{TASK_NAMES[k] if k < len(TASK_NAMES) else f'task{k}'}_"
+        prefix = task_prefix(k)
         if name.startswith(prefix):
             return k, name[len(prefix):]
     return None
