@@ -19,6 +19,7 @@ from ct_keras.layers.image_normalization import IMAGENET_MEAN, IMAGENET_STD  # n
 from ct_keras.models import CompositeTaskingNet, MultiHeadNet, MultiNet, SingleTaskNet  # noqa: E402
 from ct_keras.models.torch_import import (  # noqa: E402
     CheckpointMismatch,
+    checkpoint_tasks,
     load_torch_state_dict,
     read_state_dict,
 )
@@ -129,7 +130,8 @@ def small_cases():
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k == "mn" else k
+                                  for k in KINDS])  # MN alone builds two whole nets per side
 def test_every_layout_of_every_model_imports_exactly(small_cases, kind, layout, tmp_path):
     case = small_cases(kind)
     assert_imports_exactly(case, write_layout(case, layout, str(tmp_path)))
@@ -219,6 +221,7 @@ def test_a_checkpoint_of_another_model_or_task_says_so(small_cases, tmp_path):
         load_torch_state_dict(small_cases("ctn")["model"], mhn_state)
     stn = small_cases("stn")
     state = read_state_dict(write_layout(stn, "lightning", str(tmp_path)))
+    assert checkpoint_tasks(state) == ["normals"]  # what the tool builds the STN for
     state["task_z_code_dict.seg"] = state.pop("task_z_code_dict.normals")
     with pytest.raises(CheckpointMismatch, match=r"\['normals'\].*missing task_z_code_dict\.normals"):
         load_torch_state_dict(stn["model"], state)
