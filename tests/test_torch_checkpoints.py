@@ -254,16 +254,19 @@ def test_other_pickled_objects_need_trust_checkpoint(small_cases, tmp_path):
         read_state_dict(path, trust_checkpoint=True)
 
 
+def _run_tool(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "import_torch_checkpoint.py"),
+                           *args], capture_output=True, text=True, env=env, timeout=600)
+
+
 @pytest.mark.slow
 def test_import_tool_on_a_lightning_checkpoint(small_cases, tmp_path):
     case = small_cases("ctn")
     ckpt = write_layout(case, "lightning", str(tmp_path))
     out = tmp_path / "w" / "ctn.weights.h5"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "import_torch_checkpoint.py"), f"--checkpoint={ckpt}",
-         "--model=ctn", "--backbone=resnet18", "--image_size=64", f"--out={out}"],
-        capture_output=True, text=True, env=env, timeout=600)
+    result = _run_tool(f"--checkpoint={ckpt}", "--model=ctn", "--backbone=resnet18",
+                       "--image_size=64", f"--out={out}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "wrote" in result.stdout and out.exists()
     model = CompositeTaskingNet(backbone="resnet18", image_size=64)
@@ -271,3 +274,13 @@ def test_import_tool_on_a_lightning_checkpoint(small_cases, tmp_path):
     got = _our_outputs(model, "ctn", case["image"], case["palettes"])
     for name, expected in case["expected"].items():
         assert np.abs(got[name] - expected).max() <= TOLERANCE, name
+
+    # Their STN checkpoint names its task: --task may be left out, and must not contradict it.
+    stn = write_layout(small_cases("stn"), "lightning", str(tmp_path))
+    result = _run_tool(f"--checkpoint={stn}", "--model=stn", "--backbone=resnet18", "--image_size=64",
+                       f"--out={tmp_path / 'stn.weights.h5'}")
+    assert result.returncode == 0 and "wrote" in result.stdout, result.stderr[-2000:]
+    result = _run_tool(f"--checkpoint={stn}", "--model=stn", "--task=semseg", "--backbone=resnet18",
+                       "--image_size=64", f"--out={tmp_path / 'stn2.weights.h5'}")
+    assert result.returncode != 0 and "missing task_z_code_dict.seg" in result.stderr
+    assert "Traceback" not in result.stderr
