@@ -10,6 +10,13 @@ from ct_keras.tasks import (
 )
 
 
+def class_colours(task):
+    """`[256, 3]` uint8: the colour of each class id of `task` in pictures (black past the classes)."""
+    colours = voc_colours(256)
+    colours[NUM_CLASSES[task]:] = 0
+    return colours
+
+
 def composite_picture(outputs, palette):
     """RGB uint8 `[H, W, 3]` of one image's decoded outputs, each pixel drawn as its task.
 
@@ -26,8 +33,7 @@ def composite_picture(outputs, palette):
             continue
         value = np.asarray(outputs[TASK_NAMES[k]])
         if k in (SEMSEG, PARTS):
-            rgb = voc_colours(256)[np.clip(value, 0, 255).astype(np.int64)]
-            rgb[value >= NUM_CLASSES[k]] = 0
+            rgb = class_colours(k)[np.clip(value, 0, 255).astype(np.int64)]
         elif k in (EDGES, SALIENCY):
             rgb = np.repeat((np.clip(value, 0, 1)[..., None] * 255).astype(np.uint8), 3, axis=-1)
         else:  # NORMALS
