@@ -48,15 +48,13 @@ def main(argv):
     if FLAGS.batch_size < 1:
         raise app.UsageError(f"--batch_size must be at least 1. Received {FLAGS.batch_size}")
     from ct_keras.inference import load_predictor, predict_files
+    from ct_keras.inference.predict_files import check_request
     from ct_keras.palettes import PaletteSpec
 
     spec = PaletteSpec(FLAGS.palette, edits=FLAGS.edits)  # checked before the model loads
-    if FLAGS.label is not None and not spec.needs_label:
-        raise ValueError(f"--label is for --palette=r2 or r3. Received --palette={FLAGS.palette}")
-    if FLAGS.label is not None and not os.path.exists(FLAGS.label):
-        raise FileNotFoundError(f"--label {FLAGS.label} does not exist")
     if FLAGS.palette_model is not None:
         raise ValueError("--palette_model: palette networks (paper §6.2) are not built yet")
+    check_request(paths, spec, FLAGS.label)  # before the model loads
     predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
     failures = predict_files(predictor, paths, spec, FLAGS.out, batch_size=FLAGS.batch_size,
                              label=FLAGS.label, progress=FLAGS.progress)

@@ -15,13 +15,30 @@ from ct_keras.deploy.user_inputs import load_image, resize_image
 from ct_keras.inference.figure import editing_figure, prediction_figure
 from ct_keras.inference.outputs import outputs_at_size
 from ct_keras.palettes.resize import resize_nearest
+from ct_keras.palettes.specs import PREDICTED_NEEDS_MODEL
 
 LABEL_SUFFIXES = (".png", ".npy")
 
 
-def label_for(image_path, label, num_images):
-    """The semseg label of `image_path`: `label` itself (a file, for one image), or
-    `<label>/<stem>.png` (or .npy) when `label` is a folder."""
+def check_label(label, spec, num_images):
+    """Checks `label` (a file for one image, or a folder) against `spec` before any work."""
+    if spec.needs_label and label is None:
+        raise ValueError(f"--palette={spec.spec} follows the semseg classes of each image: give "
+                         "--label=FILE (one image) or --label=FOLDER (of <image stem>.png)")
+    if label is None:
+        return
+    if not spec.needs_label:
+        raise ValueError(f"--label is for --palette=r2 or r3. Received --palette={spec.spec}")
+    if not os.path.exists(label):
+        raise FileNotFoundError(f"--label {label} does not exist")
+    if not os.path.isdir(label) and num_images > 1:
+        raise ValueError(f"--label {label} is one file for {num_images} images: give a folder "
+                         "of <image stem>.png labels")
+
+
+def label_for(image_path, label):
+    """The semseg label of `image_path`: `label` itself (a file), or `<label>/<stem>.png`
+    (or .npy) when `label` is a folder."""
     if label is None:
         return None
     if os.path.isdir(label):
@@ -31,9 +48,6 @@ def label_for(image_path, label, num_images):
             if os.path.isfile(path):
                 return path
         raise FileNotFoundError(f"No label {stem}.png (or .npy) in --label folder {label}")
-    if num_images > 1:
-        raise ValueError(f"--label {label} is one file for {num_images} images: give a folder "
-                         "of <image stem>.png labels")
     return label
 
 
@@ -47,16 +61,26 @@ def _check_names(paths):
         stems[stem] = path
 
 
+def check_request(paths, spec, label=None, palette_model=None):
+    """What can be wrong before any image is read: output names, the label, the palette network."""
+    if not paths:
+        raise ValueError("No image files given")
+    _check_names(paths)
+    check_label(label, spec, len(paths))
+    if spec.needs_palette_model and palette_model is None:
+        raise ValueError(PREDICTED_NEEDS_MODEL)
+
+
 class _Item:
     def __init__(self, path, image, palettes):
         self.path, self.image, self.palettes = path, image, palettes
         self.stem = os.path.splitext(os.path.basename(path))[0]
 
 
-def _prepare(path, spec, label, num_images, palette_model):
+def _prepare(path, spec, label, palette_model):
     image = load_image(path)
     hw = image.shape[:2]
-    kwargs = {"label": label_for(path, label, num_images) if spec.needs_label else None,
+    kwargs = {"label": label_for(path, label),
               "image": image, "palette_model": palette_model}
     palettes = [spec.palette(hw, edited=False, **kwargs)]
     if spec.edits is not None:
@@ -96,7 +120,7 @@ def predict_files(predictor, paths, spec, out_dir, batch_size=4, label=None, pal
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be at least 1. Received {batch_size}")
-    _check_names(paths)
+    check_request(paths, spec, label, palette_model)
     os.makedirs(out_dir, exist_ok=True)
     failures = []
     bar = None
@@ -108,7 +132,7 @@ def predict_files(predictor, paths, spec, out_dir, batch_size=4, label=None, pal
         items = []
         for path in paths[start:start + batch_size]:
             try:
-                items.append(_prepare(path, spec, label, len(paths), palette_model))
+                items.append(_prepare(path, spec, label, palette_model))
             except (ValueError, FileNotFoundError) as e:
                 failures.append((path, str(e)))
                 if bar is not None:

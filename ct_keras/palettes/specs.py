@@ -29,6 +29,8 @@ SPEC_HELP = (
     "halves[:T1,T2]; a palette file (.png of task ids or painted in the legend colours "
     f"[{LEGEND_TEXT}], .npy of ids); an edit file (.json); or 'predicted' (a palette network)"
 )
+PREDICTED_NEEDS_MODEL = ("The palette 'predicted' comes from a palette network: it needs "
+                         "--palette_model (a network that predicts the Task Palette)")
 SEEDED_RULES = ("r1r", "rrnd")
 SEMANTIC_RULES = ("r2", "r3")
 
@@ -122,10 +124,18 @@ class PaletteSpec:
         else:
             raise ValueError(f"Cannot read the palette {text!r}: use {SPEC_HELP}")
 
+    def _root(self):
+        return self.base._root() if self.kind == "edits" else self
+
     @property
     def needs_label(self):
-        spec = self.base if self.kind == "edits" else self
-        return spec.kind in SEMANTIC_RULES
+        """True for r2 / r3 (also as the base of an edit file): a semseg label per image."""
+        return self._root().kind in SEMANTIC_RULES
+
+    @property
+    def needs_palette_model(self):
+        """True for `predicted` (also as the base of an edit file)."""
+        return self._root().kind == "predicted"
 
     def palette(self, image_hw, label=None, image=None, palette_model=None, edited=True):
         """The `[H, W]` int32 palette of one image of size `image_hw`.
@@ -162,8 +172,7 @@ class PaletteSpec:
         if kind in SEMANTIC_RULES:
             return self._semantic(image_hw, label)
         if palette_model is None:  # predicted
-            raise ValueError("The palette 'predicted' comes from a palette network: it needs "
-                             "--palette_model (a network that predicts the Task Palette)")
+            raise ValueError(PREDICTED_NEEDS_MODEL)
         if image is None:
             raise ValueError("The palette 'predicted' needs the image")
         return fit_to_image(check_task_ids(palette_model(image), "predicted palette"),
