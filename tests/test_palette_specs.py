@@ -172,7 +172,8 @@ def test_polygon_and_base_from_file(tmp_path):
     ([{"shape": "circle", "task": 1, "cx": "a", "cy": 0, "r": 1}], r"field 'cx' must be a number"),
     ([{"shape": "circle", "task": 1, "cx": 0, "cy": 0, "r": -1}], r"'r' must be positive"),
     ([{"shape": "polygon", "task": 1, "points": [[0, 0], [1, 1]]}], r"at least 3 \[x, y\] pairs"),
-    ([{"shape": "brush", "task": 1, "points": [[0, 0, 1]], "width": 1}], r"points\[0\] must be an \[x, y\] pair"),
+    ([{"shape": "brush", "task": 1, "points": [[0, 0, 1]], "width": 1}],
+     r"points\[0\] must be an \[x, y\] pair"),
     (["rectangle"], r"shapes\[0\] must be an object"),
 ])
 def test_bad_edit_files(tmp_path, content, message):

@@ -10,7 +10,9 @@ present in the semseg / parts predictions in their class colours.
 import numpy as np
 
 from ct_keras.deploy.pictures import class_colours, composite_picture
-from ct_keras.tasks import CLASS_NAMES, NUM_CLASSES, PARTS, SEMSEG, TASK_COLOURS, TASK_NAMES, colourise_palette
+from ct_keras.tasks import (
+    CLASS_NAMES, NUM_CLASSES, PARTS, SEMSEG, TASK_COLOURS, TASK_NAMES, colourise_palette,
+)
 
 
 def _font(size):

@@ -103,7 +103,8 @@ def read_label(path):
     else:
         image = _read_picture(path)
         if image.mode not in ("L", "P", "I", "I;16"):
-            raise ValueError(f"Label file {path} must hold class ids (mode L or P). Received mode {image.mode}")
+            raise ValueError(
+                f"Label file {path} must hold class ids (mode L or P). Received mode {image.mode}")
         label = np.asarray(image)
     label = np.asarray(label)
     if label.ndim != 2 or label.dtype.kind not in "iu":

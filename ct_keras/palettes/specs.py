@@ -15,7 +15,7 @@ Palettes are made at the image's own size; a file or label of another size is re
 
 import numpy as np
 
-from ct_keras.palettes.edits import Edits, read_edits
+from ct_keras.palettes.edits import read_edits
 from ct_keras.palettes.files import (
     ARRAY_SUFFIXES, IMAGE_SUFFIXES, LEGEND_TEXT, read_label, read_palette_file,
 )
