@@ -4,6 +4,7 @@
     python tools/predict.py --model=exported/ctn --palette=s:normals --out=out *.png
     python tools/predict.py --model=runs/demo --palette=r2 --label=labels/ --out=out a.jpg b.jpg
     python tools/predict.py --model=runs/demo --palette=s:semseg --edits=edits.json --out=out a.jpg
+    python tools/predict.py --model=runs/r2_ctn --palette=predicted --palette_model=runs/palette_r2 a.jpg
 
 --model: a training run folder (model.json + checkpoints/), a SavedModel export (base or
 version folder) or a .tflite file. --palette: see `ct_keras.palettes.specs` (below).
@@ -32,7 +33,8 @@ flags.DEFINE_string("edits", None, "Edit file (.json) painted over --palette: wr
                     "before/after figure (paper Fig. 9).")
 flags.DEFINE_string("label", None, "Semseg label for --palette=r2/r3: a file (one image) or a "
                     "folder of <image stem>.png.")
-flags.DEFINE_string("palette_model", None, "A palette network for --palette=predicted.")
+flags.DEFINE_string("palette_model", None, "For --palette=predicted: a palette network's training "
+                    "run (tools/train.py --model=palette, paper §6.2).")
 flags.DEFINE_string("out", "predictions", "Output folder.")
 flags.DEFINE_string("checkpoint", "best", "Checkpoint of a training run: best or last.")
 flags.DEFINE_integer("batch_size", 4, "Images per network call.")
@@ -52,12 +54,17 @@ def main(argv):
     from ct_keras.palettes import PaletteSpec
 
     spec = PaletteSpec(FLAGS.palette, edits=FLAGS.edits)  # checked before the model loads
+    if FLAGS.palette_model is not None and not spec.needs_palette_model:
+        raise ValueError(f"--palette_model is for --palette=predicted. Received --palette={FLAGS.palette}")
+    palette_model = None
     if FLAGS.palette_model is not None:
-        raise ValueError("--palette_model: palette networks (paper §6.2) are not built yet")
-    check_request(paths, spec, FLAGS.label)  # before the model loads
+        from ct_keras.inference.palette_model import PalettePredictor
+
+        palette_model = PalettePredictor(FLAGS.palette_model)
+    check_request(paths, spec, FLAGS.label, palette_model)  # before the model loads
     predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
     failures = predict_files(predictor, paths, spec, FLAGS.out, batch_size=FLAGS.batch_size,
-                             label=FLAGS.label, progress=FLAGS.progress)
+                             label=FLAGS.label, palette_model=palette_model, progress=FLAGS.progress)
     done = len(paths) - len(failures)
     print(f"Wrote {done} of {len(paths)} images to {FLAGS.out} (<stem>.png figure, <stem>.npz arrays)")
     if failures:

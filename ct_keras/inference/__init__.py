@@ -4,6 +4,7 @@
     outputs         outputs_at_size: decoded, back at the image's own size
     figure          the paper's figures with a legend (prediction, before/after editing)
     predict_files   predict_files: images → DIR/<stem>.png and DIR/<stem>.npz
+    palette_model   PalettePredictor: a trained palette network for `--palette=predicted`
 """
 
 from ct_keras.inference.figure import editing_figure, prediction_figure
