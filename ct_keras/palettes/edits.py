@@ -9,7 +9,9 @@ in the image's own pixel coordinates (x to the right, y down; pixel (x, y) cover
     {"shape": "polygon", "task": "edges", "points": [[x, y], [x, y], [x, y], …]}
     {"shape": "circle", "task": "saliency", "cx": 50, "cy": 40, "r": 25}
     {"shape": "brush", "task": "parts", "points": [[x, y], …], "width": 9}
+    {"shape": "fill", "task": "semseg", "x": 30, "y": 12}
 A brush is a stroke: every pixel within width/2 of the polyline through its points.
+A fill is a flood fill: the 4-connected region of pixel (x, y)'s task, as painted so far.
 A shape may carry a "comment"; any other field is an error (it is likely a typo).
 """
 
@@ -25,6 +27,7 @@ SHAPE_FIELDS = {
     "polygon": ("points",),
     "circle": ("cx", "cy", "r"),
     "brush": ("points", "width"),
+    "fill": ("x", "y"),
 }
 COMMON_FIELDS = ("shape", "task", "comment")
 
@@ -41,7 +44,8 @@ class Edits:
         """A copy of `palette` `[H, W]` with every shape painted in order."""
         palette = np.array(palette, np.int32)
         for shape in self.shapes:
-            palette[shape_mask(shape, palette.shape)] = shape["task"]
+            mask = fill_mask(shape, palette) if shape["shape"] == "fill" else shape_mask(shape, palette.shape)
+            palette[mask] = shape["task"]
         return palette
 
 
@@ -152,6 +156,19 @@ def _near_polyline(points, x, y, radius):
         t = 0.0 if length2 == 0 else np.clip(((x - a[0]) * d[0] + (y - a[1]) * d[1]) / length2, 0, 1)
         near |= (x - a[0] - t * d[0]) ** 2 + (y - a[1] - t * d[1]) ** 2 <= radius ** 2
     return near
+
+
+def fill_mask(shape, palette):
+    """Boolean `[H, W]`: the 4-connected region of `palette` holding pixel (x, y)'s task
+    (empty when (x, y) lies outside)."""
+    from scipy import ndimage
+
+    x, y = int(np.floor(shape["x"])), int(np.floor(shape["y"]))
+    height, width = palette.shape
+    if not (0 <= x < width and 0 <= y < height):
+        return np.zeros(palette.shape, bool)
+    regions, _ = ndimage.label(palette == palette[y, x])
+    return regions == regions[y, x]
 
 
 def shape_mask(shape, shape_hw):

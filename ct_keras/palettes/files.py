@@ -118,12 +118,14 @@ def read_label(path):
 
 
 def write_palette_png(palette, path):
-    """Writes task ids as a mode-P PNG: index = task id, colour = its legend colour."""
+    """Writes task ids as a mode-P PNG: index = task id, colour = its legend colour.
+    `path` may also be a binary file object (the palette studio's downloads)."""
     from PIL import Image
 
     palette = check_task_ids(palette)
     image = Image.fromarray(palette.astype(np.uint8), mode="P")
     image.putpalette([int(c) for c in TASK_COLOURS.ravel()])
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    image.save(path)
+    if isinstance(path, (str, os.PathLike)):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    image.save(path, format="PNG")
     return path

@@ -1,0 +1,76 @@
+"""What the page shows and downloads: PNGs of the palette, the composite prediction and one
+view per task, the legend, and the files of tools/predict.py (npz, figure, edit file)."""
+
+import base64
+import io
+
+import numpy as np
+
+from ct_keras.deploy.pictures import composite_picture
+from ct_keras.inference.figure import editing_figure, legend_items, prediction_figure
+from ct_keras.palettes.files import write_palette_png
+from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES
+
+VIEW_TITLES = {SEMSEG: "semseg: classes", PARTS: "parts: classes", EDGES: "edges: probability",
+               SALIENCY: "saliency: probability", NORMALS: "normals: RGB = (n + 1) / 2"}
+
+
+def png_bytes(picture, fast=True):
+    """PNG bytes of an RGB uint8 picture (`fast`: light compression, for the live view)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(picture, np.uint8)).save(buffer, format="PNG",
+                                                        compress_level=1 if fast else 6)
+    return buffer.getvalue()
+
+
+def palette_png_bytes(palette):
+    """The palette as the mode-P PNG of `write_palette_png` (ids and legend colours)."""
+    buffer = io.BytesIO()
+    write_palette_png(palette, buffer)
+    return buffer.getvalue()
+
+
+def data_url(png):
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def task_view(image, palette, outputs, task):
+    """Task `task`'s prediction where the palette asks for it, over the faded image elsewhere."""
+    mask = np.asarray(palette) == task
+    picture = composite_picture(outputs, palette)
+    faded = (np.asarray(image, np.float32) * 0.35 + 255 * 0.65).astype(np.uint8)
+    return np.where(mask[..., None], picture, faded)
+
+
+def live_views(image, palette, outputs):
+    """The JSON the page redraws after a stroke: palette, composite, per-task views, legend."""
+    used = [int(k) for k in np.unique(palette)]
+    return {
+        "palette": data_url(palette_png_bytes(palette)),
+        "prediction": data_url(png_bytes(composite_picture(outputs, palette))),
+        "views": [{"task": TASK_NAMES[k], "title": VIEW_TITLES[k],
+                   "share": float(np.mean(palette == k)),
+                   "picture": data_url(png_bytes(task_view(image, palette, outputs, k)))}
+                  for k in used],
+        "legend": [{"heading": heading, "entries": [{"colour": list(c), "label": label}
+                                                    for c, label in entries]}
+                   for heading, entries in legend_items([palette], [outputs])],
+    }
+
+
+def npz_bytes(palette, outputs):
+    """The npz of tools/predict.py: `palette` and one array per task it asks for."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, palette=palette, **outputs)
+    return buffer.getvalue()
+
+
+def figure_png(image, palette, outputs, base_palette=None, base_outputs=None):
+    """The figure of tools/predict.py: paper Fig. 8, or Fig. 9 (before / after) when edited."""
+    if base_palette is None or np.array_equal(base_palette, palette):
+        picture = prediction_figure(image, palette, outputs)
+    else:
+        picture = editing_figure(image, base_palette, base_outputs, palette, outputs)
+    return png_bytes(picture, fast=False)
