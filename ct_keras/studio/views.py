@@ -36,24 +36,24 @@ def data_url(png):
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def task_view(image, palette, outputs, task):
-    """Task `task`'s prediction where the palette asks for it, over the faded image elsewhere."""
-    mask = np.asarray(palette) == task
-    picture = composite_picture(outputs, palette)
-    faded = (np.asarray(image, np.float32) * 0.35 + 255 * 0.65).astype(np.uint8)
-    return np.where(mask[..., None], picture, faded)
+def task_views(image, palette, composite):
+    """`{task id: picture}`: each task's prediction where the palette asks for it, over the
+    faded image elsewhere (`composite`: the composite picture)."""
+    palette = np.asarray(palette)
+    faded = (np.asarray(image, np.uint16) * 9 // 25 + 163).astype(np.uint8)  # 35 % image, 65 % white
+    return {int(k): np.where((palette == k)[..., None], composite, faded) for k in np.unique(palette)}
 
 
 def live_views(image, palette, outputs):
     """The JSON the page redraws after a stroke: palette, composite, per-task views, legend."""
-    used = [int(k) for k in np.unique(palette)]
+    composite = composite_picture(outputs, palette)
     return {
         "palette": data_url(palette_png_bytes(palette)),
-        "prediction": data_url(png_bytes(composite_picture(outputs, palette))),
+        "prediction": data_url(png_bytes(composite)),
         "views": [{"task": TASK_NAMES[k], "title": VIEW_TITLES[k],
                    "share": float(np.mean(palette == k)),
-                   "picture": data_url(png_bytes(task_view(image, palette, outputs, k)))}
-                  for k in used],
+                   "picture": data_url(png_bytes(view))}
+                  for k, view in task_views(image, palette, composite).items()],
         "legend": [{"heading": heading, "entries": [{"colour": list(c), "label": label}
                                                     for c, label in entries]}
                    for heading, entries in legend_items([palette], [outputs])],

@@ -1,0 +1,37 @@
+"""A tiny CTN saved as a training run, and pictures, for the palette studio's tests."""
+
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from ct_keras.models import save_model_description
+from tests.deploy_helpers import tiny_ctn
+
+
+def tiny_run_folder(folder, seed=3):
+    """ResNet18 at 64², random weights, as a run folder (model.json + checkpoints/best)."""
+    model = tiny_ctn(seed=seed)
+    save_model_description(model, str(folder))
+    os.makedirs(os.path.join(folder, "checkpoints"), exist_ok=True)
+    model.save_weights(os.path.join(folder, "checkpoints", "best.weights.h5"))
+    return str(folder)
+
+
+def photo(height=90, width=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def png(array, **kwargs):
+    buffer = io.BytesIO()
+    Image.fromarray(array, **kwargs).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def read_palette_png(data):
+    """Task ids of a downloaded palette PNG (index = task id)."""
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P"
+    return np.asarray(image).astype(np.int32)
