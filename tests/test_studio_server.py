@@ -146,7 +146,7 @@ def test_predict_paints_the_shapes(client, work):
     result = client.post("/api/predict", json=body).json()
     assert sorted(v["task"] for v in result["views"]) == ["normals", "parts", "semseg"]
     assert result["legend"][0]["heading"] == "Tasks"
-    assert result["prediction"].startswith("data:image/png;base64,")
+    assert result["prediction"].startswith("data:image/bmp;base64,")
     palette = read_palette_png(client.post("/api/download/palette.png", json=body).content)
     assert palette.shape == (90, 120)
     assert (palette[36:45, 12:98] == TASK_IDS["parts"]).all()

@@ -144,8 +144,10 @@ def create_app(studio):
         palette = studio.palette(image_id, base_id, shapes)
         painted = time.perf_counter()
         outputs, seconds = studio.predict(image_id, palette)
+        total = time.perf_counter() - painted
         return image_id, base_id, shapes, palette, outputs, {
-            "palette_ms": 1000 * (painted - start), "inference_ms": 1000 * seconds}
+            "palette_ms": 1000 * (painted - start), "inference_ms": 1000 * seconds,
+            "outputs_ms": 1000 * (total - seconds)}
 
     def _predict(body):
         image_id, _, _, palette, outputs, timing = _work(body)

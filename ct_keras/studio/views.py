@@ -9,8 +9,10 @@ import numpy as np
 from ct_keras.deploy.pictures import composite_picture
 from ct_keras.inference.figure import editing_figure, legend_items, prediction_figure
 from ct_keras.palettes.files import write_palette_png
+from ct_keras.palettes.resize import resize_nearest
 from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES
 
+PREDICTION_SIDE, VIEW_SIDE = 768, 256  # the page shows them at most 384 and 136 px wide
 VIEW_TITLES = {SEMSEG: "semseg: classes", PARTS: "parts: classes", EDGES: "edges: probability",
                SALIENCY: "saliency: probability", NORMALS: "normals: RGB = (n + 1) / 2"}
 
@@ -32,8 +34,22 @@ def palette_png_bytes(palette):
     return buffer.getvalue()
 
 
-def data_url(png):
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_url(data, kind="png"):
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
+
+
+def shown(picture, side):
+    """A live picture as the page shows it: at most `side` pixels long (nearest), as BMP,
+    which costs well under a millisecond to write where even a light PNG costs ~20 ms."""
+    from PIL import Image
+
+    height, width = picture.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    if scale < 1:
+        picture = resize_nearest(picture, (max(1, round(height * scale)), max(1, round(width * scale))))
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture, np.uint8)).save(buffer, format="BMP")
+    return data_url(buffer.getvalue(), "bmp")
 
 
 def task_views(image, palette, composite):
@@ -49,10 +65,10 @@ def live_views(image, palette, outputs):
     composite = composite_picture(outputs, palette)
     return {
         "palette": data_url(palette_png_bytes(palette)),
-        "prediction": data_url(png_bytes(composite)),
+        "prediction": shown(composite, PREDICTION_SIDE),
         "views": [{"task": TASK_NAMES[k], "title": VIEW_TITLES[k],
                    "share": float(np.mean(palette == k)),
-                   "picture": data_url(png_bytes(view))}
+                   "picture": shown(view, VIEW_SIDE)}
                   for k, view in task_views(image, palette, composite).items()],
         "legend": [{"heading": heading, "entries": [{"colour": list(c), "label": label}
                                                     for c, label in entries]}

@@ -17,8 +17,9 @@ export function showPrediction(img, container, result) {
 }
 
 export function showTiming(element, strokeToView, timing) {
-  const server = timing.palette_ms + timing.inference_ms + timing.encode_ms;
+  const server = timing.palette_ms + timing.inference_ms + timing.outputs_ms + timing.encode_ms;
   element.textContent = `stroke → prediction ${strokeToView.toFixed(0)} ms ` +
-    `(network ${timing.inference_ms.toFixed(0)} ms, palette ${timing.palette_ms.toFixed(0)} ms, ` +
-    `pictures ${timing.encode_ms.toFixed(0)} ms, server ${server.toFixed(0)} ms)`;
+    `(network ${timing.inference_ms.toFixed(0)} ms, outputs ${timing.outputs_ms.toFixed(0)} ms, ` +
+    `palette ${timing.palette_ms.toFixed(0)} ms, pictures ${timing.encode_ms.toFixed(0)} ms; ` +
+    `server ${server.toFixed(0)} ms)`;
 }
