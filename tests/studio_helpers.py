@@ -35,3 +35,17 @@ def read_palette_png(data):
     image = Image.open(io.BytesIO(data))
     assert image.mode == "P"
     return np.asarray(image).astype(np.int32)
+
+
+def tiny_palette_run(folder, seed=4):
+    """A palette network (paper §6.2; ResNet18 at 64², random weights) as a run folder."""
+    import keras
+
+    from ct_keras.models import PaletteNet
+
+    keras.utils.set_random_seed(seed)
+    net = PaletteNet(rule="r2", backbone="resnet18", image_size=64)
+    save_model_description(net, str(folder))
+    os.makedirs(os.path.join(folder, "checkpoints"), exist_ok=True)
+    net.save_weights(os.path.join(folder, "checkpoints", "best.weights.h5"))
+    return str(folder)

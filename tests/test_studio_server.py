@@ -17,7 +17,9 @@ from ct_keras.studio import Studio  # noqa: E402
 from ct_keras.studio.server import create_app  # noqa: E402
 from ct_keras.studio.uploads import MAX_BYTES, MAX_SIDE  # noqa: E402
 from ct_keras.tasks import TASK_COLOURS, TASK_IDS  # noqa: E402
-from tests.studio_helpers import photo, png, read_palette_png, tiny_run_folder  # noqa: E402
+from tests.studio_helpers import (  # noqa: E402
+    photo, png, read_palette_png, tiny_palette_run, tiny_run_folder,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +189,21 @@ def test_predict_errors(client, work, body, status, words):
     answer = client.post("/api/predict", **kwargs)
     assert answer.status_code == status
     assert words in answer.json()["error"]
+
+
+def test_predicted_starting_palette(tmp_path):
+    from ct_keras.inference.palette_model import PalettePredictor
+
+    predictor = load_predictor(tiny_run_folder(tmp_path / "run"))
+    palette_model = PalettePredictor(tiny_palette_run(tmp_path / "palette"))
+    with TestClient(create_app(Studio(predictor, palette_model))) as client:
+        assert "predicted" in client.get("/api/info").json()["rules"]
+        image = photo(70, 50, seed=9)
+        picture = _upload(client, png(image)).json()
+        base = client.post("/api/base", data={"image": picture["image"], "spec": "predicted"}).json()
+        assert base["spec"] == "predicted"
+        body = {"image": picture["image"], "base": base["base"], "shapes": []}
+        palette = read_palette_png(client.post("/api/download/palette.png", json=body).content)
+        np.testing.assert_array_equal(palette, palette_model(image))
+        edits = client.post("/api/download/edits.json", json=body).json()
+        assert edits == {"base": "predicted", "shapes": []}
