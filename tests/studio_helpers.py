@@ -1,5 +1,6 @@
 """A tiny CTN saved as a training run, and pictures, for the palette studio's tests."""
 
+import contextlib
 import io
 import os
 
@@ -49,3 +50,32 @@ def tiny_palette_run(folder, seed=4):
     os.makedirs(os.path.join(folder, "checkpoints"), exist_ok=True)
     net.save_weights(os.path.join(folder, "checkpoints", "best.weights.h5"))
     return str(folder)
+
+
+@contextlib.contextmanager
+def serving(studio):
+    """The studio's app served by uvicorn on a free loopback port in a thread; yields its URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from ct_keras.studio.server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        assert time.time() < deadline and thread.is_alive(), "the studio's server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

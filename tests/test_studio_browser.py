@@ -9,11 +9,9 @@ here; Debian's build is used instead):
 Set CT_STUDIO_SCREENSHOT=docs/studio.png to keep the page's screenshot.
 """
 
+import json
 import os
 import shutil
-import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -29,39 +27,21 @@ if CHROMIUM is None:
     pytest.skip("No Chromium found: install it with `apt-get install -y chromium` (Debian, as root) "
                 "or point CT_CHROMIUM at a Chromium binary", allow_module_level=True)
 
-import uvicorn  # noqa: E402
-
 from ct_keras.inference import load_predictor  # noqa: E402
+from ct_keras.palettes import palette_from_spec  # noqa: E402
 from ct_keras.studio import Studio  # noqa: E402
-from ct_keras.studio.server import create_app  # noqa: E402
 from ct_keras.tasks import TASK_IDS  # noqa: E402
-from tests.studio_helpers import photo, read_palette_png, tiny_run_folder  # noqa: E402
+from tests.studio_helpers import photo, read_palette_png, serving, tiny_run_folder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 WIDTH, HEIGHT = 128, 96  # the picture; the page shows it 4x (512 px wide)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     run = tiny_run_folder(tmp_path_factory.mktemp("studio") / "run")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Studio(load_predictor(run))),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        assert time.time() < deadline and thread.is_alive(), "the studio's server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(Studio(load_predictor(run))) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +114,51 @@ def test_paint_a_stroke_and_download_the_palette(page, tmp_path):
     page.click("#redo")
     _wait_for_new_prediction(page, before + 1)
     assert not page.is_visible("#message")
+
+
+def _click(page, x, y):
+    box = page.locator("#overlay").bounding_box()
+    scale = box["width"] / WIDTH
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+
+
+def test_polygon_fill_and_the_edit_file(page, tmp_path):
+    path = tmp_path / "room.png"
+    Image.fromarray(photo(HEIGHT, WIDTH, seed=3)).save(path)
+    before = _version(page)
+    page.set_input_files("#image-file", str(path))
+    _wait_for_new_prediction(page, before)
+    page.select_option("#rule", "s:semseg")
+    page.click("#apply-rule")
+    page.wait_for_function("document.querySelector('#status').textContent.endsWith('s:semseg')")
+
+    page.click("#tasks button[data-task=edges]")
+    page.click("#tools button[data-tool=polygon]")
+    for x, y in [(20, 20), (70, 20), (70, 60)]:
+        _click(page, x, y)
+    page.keyboard.press("Enter")  # closes the polygon
+    page.click("#tasks button[data-task=normals]")
+    page.click("#tools button[data-tool=fill]")
+    before = _version(page)
+    _click(page, 100, 80)  # outside the triangle: the whole rest of the palette
+    _wait_for_new_prediction(page, before)
+
+    with page.expect_download() as download:
+        page.click("[data-download='edits.json']")
+    assert download.value.suggested_filename == "room_edits.json"
+    edit_file = json.loads(open(download.value.path()).read())
+    assert edit_file["base"] == "s:semseg"
+    shapes = [(s["shape"], s["task"]) for s in edit_file["shapes"]]
+    assert shapes == [("polygon", "edges"), ("fill", "normals")]
+    with page.expect_download() as download:
+        page.click("[data-download='palette.png']")
+    palette = read_palette_png(open(download.value.path(), "rb").read())
+    assert set(np.unique(palette)) == {TASK_IDS["edges"], TASK_IDS["normals"]}
+    assert palette[25, 60] == TASK_IDS["edges"] and palette[50, 30] == TASK_IDS["normals"]
+    # tools/predict.py --palette=<the edit file> paints the same palette.
+    edit_path = tmp_path / "room_edits.json"
+    edit_path.write_text(json.dumps(edit_file))
+    np.testing.assert_array_equal(palette_from_spec(str(edit_path), (HEIGHT, WIDTH)), palette)
 
 
 def test_a_file_that_is_not_a_picture_gets_a_message(page):

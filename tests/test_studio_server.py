@@ -18,7 +18,7 @@ from ct_keras.studio.server import create_app  # noqa: E402
 from ct_keras.studio.uploads import MAX_BYTES, MAX_SIDE  # noqa: E402
 from ct_keras.tasks import TASK_COLOURS, TASK_IDS  # noqa: E402
 from tests.studio_helpers import (  # noqa: E402
-    photo, png, read_palette_png, tiny_palette_run, tiny_run_folder,
+    photo, png, read_palette_png, serving, tiny_palette_run, tiny_run_folder,
 )
 
 pytestmark = pytest.mark.slow
@@ -155,7 +155,8 @@ def test_predict_paints_the_shapes(client, work):
     assert (palette[72:, :28] == TASK_IDS["normals"]).all()
     assert (palette[:30] == TASK_IDS["semseg"]).all()
     # Undo (fewer shapes) gives the palette without them again.
-    palette = read_palette_png(client.post("/api/download/palette.png", json={**body, "shapes": [stroke]}).content)
+    undone = client.post("/api/download/palette.png", json={**body, "shapes": [stroke]})
+    palette = read_palette_png(undone.content)
     assert (palette[72:, :28] == TASK_IDS["semseg"]).all()
 
 
@@ -207,3 +208,35 @@ def test_predicted_starting_palette(tmp_path):
         np.testing.assert_array_equal(palette, palette_model(image))
         edits = client.post("/api/download/edits.json", json=body).json()
         assert edits == {"base": "predicted", "shapes": []}
+
+
+def test_concurrent_requests_over_http(tmp_path):
+    """Uploads and predictions from several clients at once, through uvicorn: every answer is
+    right and equals the same request made alone (the model runs behind a lock)."""
+    import concurrent.futures
+
+    import httpx
+
+    pytest.importorskip("uvicorn", reason="the studio needs the [studio] extra: pip install -e '.[studio]'")
+    studio = Studio(load_predictor(tiny_run_folder(tmp_path / "run")))
+    with serving(studio) as url, httpx.Client(base_url=url, timeout=120) as http:
+        def session(seed):
+            data = png(photo(40 + seed, 60, seed))
+            picture = http.post("/api/image", files={"file": (f"p{seed}.png", data)})
+            image_id = picture.json()["image"]
+            base = http.post("/api/base", data={"image": image_id, "spec": "halves"}).json()["base"]
+            body = {"image": image_id, "base": base, "shapes": [
+                {"shape": "circle", "task": "edges", "cx": 10 + seed, "cy": 12, "r": 6}]}
+            live = http.post("/api/predict", json=body)
+            arrays = np.load(io.BytesIO(http.post("/api/download/outputs.npz", json=body).content))
+            return seed, live.status_code, dict(arrays)
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(session, range(6)))
+        for seed, status, arrays in results:
+            assert status == 200
+            assert arrays["palette"].shape == (40 + seed, 60)
+            alone, _ = studio.predict(studio.add_picture(photo(40 + seed, 60, seed), "again"),
+                                      arrays["palette"])
+            for name, value in alone.items():
+                np.testing.assert_allclose(arrays[name], value, atol=1e-5, err_msg=name)

@@ -37,7 +37,8 @@ flags.DEFINE_string("model_dir", None, "A training run to use instead of a fresh
 flags.DEFINE_enum("backbone", "resnet34", ["resnet18", "resnet34", "resnet50", "resnet101"], "Encoder.")
 flags.DEFINE_integer("image_size", 256, "Model input size (and the sample picture's size).")
 flags.DEFINE_integer("strokes", 12, "Brush strokes to time (the first one is a warm-up, not counted).")
-flags.DEFINE_string("chromium", "/usr/bin/chromium", "The Chromium binary (Debian: apt-get install chromium).")
+flags.DEFINE_string("chromium", "/usr/bin/chromium",
+                    "The Chromium binary (Debian: apt-get install chromium).")
 flags.DEFINE_string("screenshot", None, "Optional PNG of the page after the last stroke.")
 flags.DEFINE_string("out", None, "Optional JSON file of the results.")
 FLAGS = flags.FLAGS

@@ -64,7 +64,8 @@ class _Store(OrderedDict):
     def get_item(self, key):
         if not isinstance(key, str) or key not in self:
             raise FileNotFoundError(f"Unknown {self.what} {key!r}: it may have been dropped "
-                                    f"(the studio keeps the last {self.max_items}); start again from the image")
+                                    f"(the studio keeps the last {self.max_items}); start again from "
+                                    "the image")
         self.move_to_end(key)
         return self[key]
 
