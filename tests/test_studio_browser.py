@@ -1,6 +1,6 @@
 """The palette studio in a real headless Chromium, driven as a person would: open an image,
 paint a stroke of one task, wait for the prediction to be redrawn, download the palette and
-check it; a file that is not a picture gets a message on the page.
+check it; a file that is not a picture, or a palette of unknown colours, gets a message.
 
 Needs Chromium and Playwright for Python (`playwright install` cannot download browsers
 here; Debian's build is used instead):
@@ -9,6 +9,7 @@ here; Debian's build is used instead):
 Set CT_STUDIO_SCREENSHOT=docs/studio.png to keep the page's screenshot.
 """
 
+import io
 import json
 import os
 import shutil
@@ -168,6 +169,14 @@ def test_a_file_that_is_not_a_picture_gets_a_message(page):
     message.wait_for(state="visible", timeout=30000)
     assert "notes.txt is not an image" in message.inner_text()
     assert page.locator("#stage").get_attribute("class") != "empty"  # the picture before stays
+
+    colours = np.zeros((HEIGHT, WIDTH, 3), np.uint8)  # black is no task's legend colour
+    buffer = io.BytesIO()
+    Image.fromarray(colours).save(buffer, format="PNG")
+    page.set_input_files("#palette-file", files=[{"name": "mine.png", "mimeType": "image/png",
+                                                   "buffer": buffer.getvalue()}])
+    page.wait_for_function("document.querySelector('#message').textContent.includes('mine.png')")
+    assert "colours that are not task legend colours" in message.inner_text()
 
 
 def test_screenshot(page, tmp_path):

@@ -138,8 +138,9 @@ def main(argv):
               "picture": f"synthetic sample {SAMPLE_SIZE}²", "strokes": len(rows), "debounce_ms": 120,
               **{key: _summary(rows, key) for key in ("ms", "palette_ms", "inference_ms", "outputs_ms",
                                                        "encode_ms")},
-              "rows": rows, "machine": describe()}
-    print(f"stroke → redrawn prediction over {len(rows)} strokes (median [min, max], ms):")
+              "rows": rows, "machine": describe(), "load_average_1min": os.getloadavg()[0]}
+    print(f"stroke → redrawn prediction over {len(rows)} strokes (median [min, max], ms; "
+          f"load average {os.getloadavg()[0]:.1f}):")
     for key, label in (("ms", "stroke → prediction shown (with 120 ms debounce)"),
                        ("palette_ms", "  server: palette from the shapes"),
                        ("inference_ms", "  server: network (exact fast path)"),

@@ -141,6 +141,7 @@ async function start() {
   editor = new PaletteEditor($("palette"), $("overlay"), colours, schedulePredict);
   const pickTask = taskPicker($("tasks"), info.tasks, (name) => { editor.task = name; });
   $("image-file").parentElement.title = `pictures of ${info.limits.text}`;
+  $("image-info").textContent = `or drop a picture on the canvas (${info.limits.text})`;
 
   onFiles($("image-file"), async (file) => openPicture(await api.uploadImage(file)));
   onFiles($("palette-file"), async (file) => {
