@@ -1,31 +1,43 @@
 # Quick start: `make demo` and `make test` on a fresh machine.
+#   make install       .venv with the package alone (what the demo needs)
+#   make install-test  adds the test extras: pytest, the TF Serving API and PyTorch CPU
+#                      (the reference-equivalence tests and reading .pth checkpoints)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# PyTorch for the tests. On a Linux box whose default index serves CUDA builds (gigabytes),
+# point pip at a CPU-only build, e.g. `make test TORCH_PIP_ARGS="--index-url <cpu index>"`.
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test clean
+.PHONY: install install-test demo test clean
 
 install: $(STAMP)
 
-# torch (CPU) is only needed by the reference-equivalence tests and by reading
-# .pth checkpoints; `pip install torch==2.13.0` is served from a local wheel here.
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[test,torch]'
+	$(PY) -m pip install -e .
 	touch $(STAMP)
 
-# Trains a small CTN on the synthetic set (~20 min on 2 cores), then scores it against the
-# best constant prediction and draws its composite predictions.
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install $(TORCH_PIP_ARGS) '$(TORCH)'
+	$(PY) -m pip install -e '.[test,torch]'
+	touch $(TEST_STAMP)
+
+# Trains a small CTN on the synthetic set, then exports it, scores it against the best
+# constant prediction and draws its composite predictions.
 demo: install
 	$(PY) tools/train.py --flagfile=configs/demo.cfg
 	$(PY) tools/export.py --model_dir=runs/demo --export_dir=exported/demo_model --tflite=fp32 \
 		--data_dir=data/synthetic_pascal_mt_easy64
 	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
 
-test: install
+test: install-test
 	$(PY) -m pytest -q tests
 
 clean:

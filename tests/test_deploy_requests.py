@@ -11,7 +11,7 @@ from PIL import Image
 from ct_keras.deploy import serving_requests as requests
 from ct_keras.deploy import user_inputs
 from ct_keras.deploy.pictures import composite_picture
-from ct_keras.tasks import TASK_COLOURS, voc_colours
+from ct_keras.tasks import TASK_COLOURS, paper_anchors
 
 HW = (64, 96)
 
@@ -113,7 +113,9 @@ def test_composite_picture():
                "edges": -np.ones((2, 2)), "saliency": np.array([[-1, -1], [1.0, -1]]),
                "normals": np.zeros((2, 2, 3)) + [0, 0, 1]}
     picture = composite_picture(outputs, palette)
-    assert picture[0, 0].tolist() == voc_colours(21)[15].tolist()
-    assert picture[0, 1].tolist() == voc_colours(7)[2].tolist()
+    assert picture[0, 0].tolist() == [192, 128, 128]  # person: its anchor (paper Table 5, reversed)
+    assert picture[0, 1].tolist() == [0, 255, 0]  # torso (Table 6)
+    anchors = {"parts": {**paper_anchors()["parts"], "torso": [1, 2, 3], "head": [0, 255, 0]}}
+    assert composite_picture(outputs, palette, anchors)[0, 1].tolist() == [1, 2, 3]
     assert picture[1, 0].tolist() == [255, 255, 255] and picture[1, 1].tolist() == [127, 127, 255]
     assert TASK_COLOURS.shape == (5, 3)

@@ -119,9 +119,10 @@ def test_outputs_are_the_models_at_the_image_size(setup, tmp_path):
                     resize_nearest(palette, (SIZE, SIZE))[None])[0]
     tl, tr, bl, br = (slice(0, 150), slice(0, 225)), (slice(0, 150), slice(225, None)), \
         (slice(150, None), slice(0, 225)), (slice(150, None), slice(225, None))
-    semseg = resize_nearest(decode(raw, SEMSEG), (300, 451))
+    anchors = setup["model"].anchors
+    semseg = resize_nearest(decode(raw, SEMSEG, anchors), (300, 451))
     assert np.mean(arrays["semseg"][tl] == semseg[tl]) > 0.999  # the fast path equals it to 1e-4
-    parts = resize_nearest(decode(raw, PARTS), (300, 451))
+    parts = resize_nearest(decode(raw, PARTS, anchors), (300, 451))
     assert np.mean(arrays["parts"][bl] == parts[bl]) > 0.999
     edges = resize_bilinear(decode(raw, EDGES), (300, 451))
     np.testing.assert_allclose(arrays["edges"][tr], edges[tr], atol=1e-4)
@@ -129,7 +130,7 @@ def test_outputs_are_the_models_at_the_image_size(setup, tmp_path):
     normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
     np.testing.assert_allclose(arrays["normals"][br], normals[br], atol=1e-4)
     # The same through outputs_at_size directly.
-    direct = outputs_at_size(raw, palette)
+    direct = outputs_at_size(raw, palette, anchors)
     np.testing.assert_allclose(direct["normals"], arrays["normals"], atol=1e-4)
 
 

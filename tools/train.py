@@ -31,7 +31,11 @@ f.DEFINE_string("task", "", "Task of --model=stn, or the one task of --rule=s (d
 f.DEFINE_string("backbone", "resnet34", "resnet18|34|50|101.")
 f.DEFINE_integer("image_size", 256, "Training/evaluation size (a multiple of 32).")
 f.DEFINE_list("model_options", [], "Ablation knobs as key=value, e.g. embedding_dim=64,mlp_depth=3.")
-f.DEFINE_string("rule", "r1r", "Task Palette rule: s|r1r|rrnd|r2|r3.")
+f.DEFINE_string("anchors", "paper", "Class anchors: paper (supplementary Tables 5, 6); a JSON file "
+                "{\"semseg\": {class: [r, g, b]}, \"parts\": {...}}; or the reference's colour maps "
+                "colourmap_seg21.txt,colourmap_parts7.txt. Recorded in model.json.")
+f.DEFINE_string("rule", "", "Task Palette rule of the training labels: s|r1r|rrnd|r2|r3 "
+                "(default s for --model=stn, r1r for the others; an STN learns its task's region).")
 f.DEFINE_integer("batch_size", 10, "Global batch size.")
 f.DEFINE_integer("epochs", 100, "Epochs.")
 f.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training split.")

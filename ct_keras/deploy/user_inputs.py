@@ -16,6 +16,7 @@ from ct_keras.tasks import NUM_TASKS
 
 # Written next to each SavedModel export (TF Serving ignores `assets.extra/`).
 EXPORT_INFO = os.path.join("assets.extra", "ct_keras_export.json")
+TFLITE_INFO = "ct_keras_export.json"  # the same, next to an export's .tflite files
 PALETTE_SPEC_HELP = SPEC_HELP
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
@@ -97,3 +98,15 @@ def read_export_info(saved_model_dir):
         raise FileNotFoundError(f"{path} not found: {saved_model_dir} is not a ct_keras export")
     with open(path) as f:
         return json.load(f)
+
+
+def read_tflite_info(tflite_path):
+    """The export info written next to a `.tflite` file (anchors, config), or None if absent."""
+    path = os.path.join(os.path.dirname(os.path.abspath(tflite_path)), TFLITE_INFO)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise ValueError(f"{path} is not a ct_keras export info file ({e})") from None

@@ -9,9 +9,9 @@ present in the semseg / parts predictions in their class colours.
 
 import numpy as np
 
-from ct_keras.deploy.pictures import class_colours, composite_picture
+from ct_keras.deploy.pictures import composite_picture
 from ct_keras.tasks import (
-    CLASS_NAMES, NUM_CLASSES, PARTS, SEMSEG, TASK_COLOURS, TASK_NAMES, colourise_palette,
+    CLASS_NAMES, NUM_CLASSES, PARTS, SEMSEG, TASK_COLOURS, TASK_NAMES, class_colours, colourise_palette,
 )
 
 
@@ -24,8 +24,9 @@ def _font(size):
         return ImageFont.load_default()
 
 
-def legend_items(palettes, outputs_list):
-    """`[(heading, [(colour, label), …]), …]`: the tasks used, then the classes predicted."""
+def legend_items(palettes, outputs_list, anchors=None):
+    """`[(heading, [(colour, label), …]), …]`: the tasks used, then the classes predicted
+    (in their class colours: the model's `anchors`, None → the paper's)."""
     used = sorted({int(k) for p in palettes for k in np.unique(p)})
     items = [("Tasks", [(tuple(int(c) for c in TASK_COLOURS[k]), TASK_NAMES[k]) for k in used])]
     for task in (SEMSEG, PARTS):
@@ -35,7 +36,7 @@ def legend_items(palettes, outputs_list):
             if value is not None:
                 present |= {int(c) for c in np.unique(value) if c < NUM_CLASSES[task]}
         if present:
-            colours = class_colours(task)
+            colours = class_colours(task, anchors)
             items.append((TASK_NAMES[task], [(tuple(int(c) for c in colours[c]), CLASS_NAMES[task][c])
                                              for c in sorted(present)]))
     return items
@@ -79,16 +80,16 @@ def figure(panels, titles, legend):
     return np.asarray(canvas)
 
 
-def prediction_figure(image, palette, outputs):
+def prediction_figure(image, palette, outputs, anchors=None):
     """image | Task Palette | composite prediction, with the legend (paper Fig. 8)."""
-    return figure([image, colourise_palette(palette), composite_picture(outputs, palette)],
-                  ["Image", "Task Palette", "Prediction"], legend_items([palette], [outputs]))
+    return figure([image, colourise_palette(palette), composite_picture(outputs, palette, anchors)],
+                  ["Image", "Task Palette", "Prediction"], legend_items([palette], [outputs], anchors))
 
 
-def editing_figure(image, palette, outputs, edited, edited_outputs):
+def editing_figure(image, palette, outputs, edited, edited_outputs, anchors=None):
     """image | palette | prediction | edited palette | prediction (paper Fig. 9)."""
     return figure(
-        [image, colourise_palette(palette), composite_picture(outputs, palette),
-         colourise_palette(edited), composite_picture(edited_outputs, edited)],
+        [image, colourise_palette(palette), composite_picture(outputs, palette, anchors),
+         colourise_palette(edited), composite_picture(edited_outputs, edited, anchors)],
         ["Image", "Task Palette", "Prediction", "Edited palette", "Prediction"],
-        legend_items([palette, edited], [outputs, edited_outputs]))
+        legend_items([palette, edited], [outputs, edited_outputs], anchors))

@@ -88,15 +88,15 @@ def _prepare(path, spec, label, palette_model):
     return _Item(path, image, palettes)
 
 
-def _write(item, all_outputs, out_dir):
+def _write(item, all_outputs, out_dir, anchors):
     arrays = {"palette": item.palettes[-1], **all_outputs[-1]}
     if len(all_outputs) > 1:
         picture = editing_figure(item.image, item.palettes[0], all_outputs[0],
-                                 item.palettes[1], all_outputs[1])
+                                 item.palettes[1], all_outputs[1], anchors)
         arrays["base_palette"] = item.palettes[0]
         arrays.update({f"base_{name}": value for name, value in all_outputs[0].items()})
     else:
-        picture = prediction_figure(item.image, item.palettes[0], all_outputs[0])
+        picture = prediction_figure(item.image, item.palettes[0], all_outputs[0], anchors)
     save_png(picture, os.path.join(out_dir, f"{item.stem}.png"))
     np.savez_compressed(os.path.join(out_dir, f"{item.stem}.npz"), **arrays)
 
@@ -145,7 +145,7 @@ def predict_files(predictor, paths, spec, out_dir, batch_size=4, label=None, pal
         raws = iter(predictor.raw(images.astype(np.float32), palettes.astype(np.int32)))
         for item in items:
             outputs = [outputs_at_size(next(raws), p, predictor.anchors) for p in item.palettes]
-            _write(item, outputs, out_dir)
+            _write(item, outputs, out_dir, predictor.anchors)
             if bar is not None:
                 bar.update(1)
     if bar is not None:

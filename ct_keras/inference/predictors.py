@@ -16,8 +16,11 @@ import numpy as np
 from ct_keras.tasks import NUM_TASKS, TASK_NAMES
 
 
-def _anchors(config):
-    return config.get("anchors") if isinstance(config, dict) else None
+def _anchors(info):
+    """The class anchors an export records (its info's "anchors"), None → the paper's."""
+    if not isinstance(info, dict):
+        return None
+    return info.get("anchors", (info.get("config") or {}).get("anchors"))
 
 
 class KerasPredictor:
@@ -81,7 +84,7 @@ class SavedModelPredictor:
         self.source = _version_folder(path)
         info = read_export_info(self.source)
         self.image_hw = tuple(int(s) for s in info["image_size"])
-        self.anchors = _anchors(info.get("config"))
+        self.anchors = _anchors(info)
         self._loaded = tf.saved_model.load(self.source)
         self._run = self._loaded.signatures["serving_default"]
 
@@ -110,7 +113,9 @@ class TFLitePredictor:
         if set(inputs) != {"image", "palette"}:
             raise ValueError(f"--model {path} takes {sorted(inputs)}, not an image and a palette")
         self.image_hw = tuple(int(s) for s in inputs["image"]["shape"][1:3])
-        self.anchors = None
+        from ct_keras.deploy.user_inputs import read_tflite_info
+
+        self.anchors = _anchors(read_tflite_info(path))  # written next to the file by the export
 
     def raw(self, images, palettes):
         from ct_keras.deploy.user_inputs import check_palette

@@ -20,10 +20,10 @@ def palette_targets(dataset):
 
 def palette_datasets(config, batch_size):
     size = (config.image_size,) * 2
-    train = make_dataset(config.data_dir, "train", rule=config.rule, image_size=size,
+    train = make_dataset(config.data_dir, "train", rule=config.training_rule, image_size=size,
                          batch_size=batch_size, augment=config.augment, seed=config.seed,
                          shuffle=True, repeat=True, drop_remainder=True)
-    val = make_dataset(config.data_dir, "val", rule=config.rule, image_size=size,
+    val = make_dataset(config.data_dir, "val", rule=config.training_rule, image_size=size,
                        batch_size=batch_size, augment=False, seed=config.seed, drop_remainder=False)
     return palette_targets(train), palette_targets(val)
 

@@ -15,7 +15,7 @@ from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.models.palette_net import PALETTE_RULES
-from ct_keras.tasks import TASK_NAMES
+from ct_keras.tasks import TASK_NAMES, read_anchors
 from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
 from ct_keras.training.distribution import STRATEGIES, make_strategy
 from ct_keras.training.optimizer import MultiRateAdam
@@ -38,7 +38,8 @@ class TrainConfig:
     backbone: str = "resnet34"
     image_size: int = 256
     model_options: dict = dataclasses.field(default_factory=dict)
-    rule: str = "r1r"
+    anchors: object = "paper"      # "paper", anchor/colour-map file(s) or a dict (`tasks.read_anchors`)
+    rule: str = ""                 # "" = s for an STN, r1r for the others
     batch_size: int = 10
     epochs: int = 100
     steps_per_epoch: int = 0       # 0 = one pass over the training split
@@ -70,6 +71,11 @@ class TrainConfig:
     overwrite: bool = False        # start afresh in a model_dir that holds a finished run
     verbose: int = 1
 
+    @property
+    def training_rule(self):
+        """The palette rule of the training split: `rule`, or the model's usual one."""
+        return self.rule or {"stn": "s", "palette": "r2"}.get(self.model, "r1r")
+
     def check(self):
         """Every bad value is a `ValueError` naming its flag, before any work is done."""
         def bad(flag, message):
@@ -83,11 +89,11 @@ class TrainConfig:
             bad("task", f"must be one of {TASK_NAMES}, not {self.task!r}")
         if self.model == "stn" and not self.task:
             bad("task", "the single-task net (--model=stn) needs its task")
-        if self.model == "palette" and self.rule not in PALETTE_RULES:
+        if self.model == "palette" and self.training_rule not in PALETTE_RULES:
             bad("rule", f"the palette network (--model=palette) learns a semantic rule, one of "
                 f"{PALETTE_RULES}, not {self.rule!r}")
         for flag in ("rule", "final_rule"):
-            if getattr(self, flag) not in RULES:
+            if getattr(self, flag) not in RULES and (flag, getattr(self, flag)) != ("rule", ""):
                 bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
         for flag, allowed in (("schedule", SCHEDULES), ("precision", PRECISIONS),
                               ("distribution_strategy", STRATEGIES), ("normals_loss", NORMALS_LOSSES)):
@@ -101,6 +107,12 @@ class TrainConfig:
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        if "anchors" in self.model_options:
+            bad("model_options", "give the class anchors with --anchors")
+        try:
+            read_anchors(self.anchors)
+        except (ValueError, FileNotFoundError) as e:
+            bad("anchors", str(e))
         unknown = set(self.loss_weights) - set(LOSS_WEIGHTS)
         if unknown:
             bad("loss_weights", f"unknown tasks {sorted(unknown)}; tasks are {TASK_NAMES}")
@@ -159,10 +171,12 @@ def write_flags(model_dir, flag_lines):
 
 def _net_kwargs(config):
     kwargs = dict(backbone=config.backbone, image_size=config.image_size, **config.model_options)
+    if config.model == "palette":  # no class maps: no anchors
+        kwargs["rule"] = config.training_rule
+        return kwargs
+    kwargs["anchors"] = read_anchors(config.anchors)
     if config.model == "stn":
         kwargs["task"] = config.task
-    if config.model == "palette":
-        kwargs["rule"] = config.rule
     return kwargs
 
 
@@ -178,7 +192,7 @@ def _load_init_weights(net, path):
 
 def _datasets(config, global_batch):
     task = TASK_NAMES.index(config.task) if config.task else None
-    rule = "s" if config.model == "stn" else config.rule
+    rule = config.training_rule
     train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
                          batch_size=global_batch, augment=config.augment, seed=config.seed,
                          task=task, shuffle=True, repeat=True, drop_remainder=True)
@@ -223,7 +237,7 @@ def train(config):
             trainer, loss = net, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         else:
             loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
-                                 normals_loss=config.normals_loss,
+                                 normals_loss=config.normals_loss, anchors=net.anchors,
                                  tasks=(net.task,) if config.model == "stn" else None)
             trainer, loss = CompositeTaskingTrainer(net, loss=loss), None
         encoder_share = config.encoder_lr / config.decoder_lr
@@ -279,7 +293,7 @@ def train(config):
     keras.mixed_precision.set_global_policy("float32")
     best = load_model_dir(config.model_dir, "best")
     if config.model == "palette":  # evaluated under the rule it learned
-        metrics = evaluate_palette_net(best, config.data_dir, rule=config.rule,
+        metrics = evaluate_palette_net(best, config.data_dir, rule=config.training_rule,
                                        image_size=config.image_size, batch_size=config.batch_size,
                                        seed=config.seed, steps=config.validation_steps or None)
     else:
