@@ -20,13 +20,16 @@ import logging
 import os
 import time
 
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+try:
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+except ImportError as e:  # the [studio] extra
+    raise ImportError(f"The palette studio needs Starlette: pip install -e '.[studio]' ({e})") from None
 
 from ct_keras.studio import views
 from ct_keras.studio.uploads import MAX_BYTES, TooLarge, read_edits_upload
@@ -152,7 +155,8 @@ def create_app(studio):
     def _predict(body):
         image_id, _, _, palette, outputs, timing = _work(body)
         start = time.perf_counter()
-        result = views.live_views(studio.picture(image_id).image, palette, outputs)
+        result = views.live_views(studio.picture(image_id).image, palette, outputs,
+                                  studio.predictor.anchors)
         timing["encode_ms"] = 1000 * (time.perf_counter() - start)
         result["timing"] = timing
         return result
@@ -172,8 +176,8 @@ def create_app(studio):
         if what == "outputs.npz":
             return views.npz_bytes(palette, outputs)
         made = studio.base(base_id)
-        return views.figure_png(studio.picture(image_id).image, palette, outputs,
-                                made.palette, studio.base_outputs(made) if shapes else None)
+        return views.figure_png(studio.picture(image_id).image, palette, outputs, made.palette,
+                                studio.base_outputs(made) if shapes else None, studio.predictor.anchors)
 
     async def download(request):
         what = request.path_params["what"]

@@ -60,9 +60,10 @@ def task_views(image, palette, composite):
     return {int(k): np.where((palette == k)[..., None], composite, faded) for k in np.unique(palette)}
 
 
-def live_views(image, palette, outputs):
-    """The JSON the page redraws after a stroke: palette, composite, per-task views, legend."""
-    composite = composite_picture(outputs, palette)
+def live_views(image, palette, outputs, anchors=None):
+    """The JSON the page redraws after a stroke: palette, composite, per-task views, legend
+    (classes in the colours of the model's `anchors`; None: the paper's)."""
+    composite = composite_picture(outputs, palette, anchors)
     return {
         "palette": data_url(palette_png_bytes(palette)),
         "prediction": shown(composite, PREDICTION_SIDE),
@@ -72,7 +73,7 @@ def live_views(image, palette, outputs):
                   for k, view in task_views(image, palette, composite).items()],
         "legend": [{"heading": heading, "entries": [{"colour": list(c), "label": label}
                                                     for c, label in entries]}
-                   for heading, entries in legend_items([palette], [outputs])],
+                   for heading, entries in legend_items([palette], [outputs], anchors)],
     }
 
 
@@ -83,10 +84,10 @@ def npz_bytes(palette, outputs):
     return buffer.getvalue()
 
 
-def figure_png(image, palette, outputs, base_palette=None, base_outputs=None):
+def figure_png(image, palette, outputs, base_palette=None, base_outputs=None, anchors=None):
     """The figure of tools/predict.py: paper Fig. 8, or Fig. 9 (before / after) when edited."""
     if base_palette is None or np.array_equal(base_palette, palette):
-        picture = prediction_figure(image, palette, outputs)
+        picture = prediction_figure(image, palette, outputs, anchors)
     else:
-        picture = editing_figure(image, base_palette, base_outputs, palette, outputs)
+        picture = editing_figure(image, base_palette, base_outputs, palette, outputs, anchors)
     return png_bytes(picture, fast=False)
