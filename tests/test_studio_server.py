@@ -240,3 +240,42 @@ def test_concurrent_requests_over_http(tmp_path):
                                       arrays["palette"])
             for name, value in alone.items():
                 np.testing.assert_allclose(arrays[name], value, atol=1e-5, err_msg=name)
+
+
+def test_the_tool_serves_the_page_and_reports_errors(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tool = [sys.executable, os.path.join(root, "tools", "studio.py")]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    missing = subprocess.run(tool + [f"--model={tmp_path / 'nothing'}"], capture_output=True, text=True,
+                             env=env, timeout=300)
+    assert missing.returncode != 0
+    assert f"error: --model {tmp_path / 'nothing'} does not exist" in missing.stderr
+
+    run = tiny_run_folder(tmp_path / "run")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(tool + [f"--model={run}", f"--port={port}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert server.stdout.readline().strip().endswith(f"http://127.0.0.1:{port}/  (Ctrl-C stops it)")
+        deadline = time.time() + 120
+        while True:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/api/info", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert time.time() < deadline and server.poll() is None, "tools/studio.py did not serve"
+                time.sleep(0.5)
+        assert info["model"] == run and info["model_size"] == [64, 64]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
