@@ -13,6 +13,8 @@ SEMSEG, PARTS, EDGES, SALIENCY, NORMALS = 0, 1, 2, 3, 4
 TASK_NAMES = ("semseg", "parts", "edges", "saliency", "normals")
 NUM_TASKS = len(TASK_NAMES)
 TASK_IDS = {name: i for i, name in enumerate(TASK_NAMES)}
+# What a composite output holds at the pixels the palette gives to another task.
+FILL_VALUES = {SEMSEG: 255, PARTS: 255, EDGES: -1.0, SALIENCY: -1.0, NORMALS: 0.0}
 
 
 def task_id(task, allowed=None):
@@ -266,7 +268,7 @@ def decode_composite(raw, palette, anchors=None):
     for k, name in enumerate(TASK_NAMES):
         value = decode(raw, k, anchors)
         mask = palette == k
-        fill = {SEMSEG: 255, PARTS: 255, NORMALS: 0.0}.get(k, -1.0)
+        fill = FILL_VALUES[k]
         if value.ndim > mask.ndim:
             mask = mask[..., None]
         out[name] = np.where(mask, value, fill)

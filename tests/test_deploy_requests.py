@@ -32,11 +32,14 @@ def test_palette_files(tmp_path):
     Image.fromarray(ids.astype(np.uint8), mode="L").save(tmp_path / "p.png")
     np.testing.assert_array_equal(user_inputs.parse_palette(str(tmp_path / "p.png"), HW), ids)
     Image.fromarray(np.zeros(HW + (3,), np.uint8)).save(tmp_path / "rgb.png")
-    with pytest.raises(ValueError, match="must be single-channel task ids.*Received mode RGB"):
+    # RGB palettes are painted in the legend colours: black is none of them.
+    with pytest.raises(ValueError, match=r"rgb.png: 6144 pixels have colours that are not task "
+                                         r"legend colours \(\(0, 0, 0\); first at row 0, column 0\)"):
         user_inputs.parse_palette(str(tmp_path / "rgb.png"), HW)
     np.save(tmp_path / "small.npy", ids[:32])
-    with pytest.raises(ValueError, match=r"must be 64x96 task ids.*Received shape \[32, 96\]"):
-        user_inputs.parse_palette(str(tmp_path / "small.npy"), HW)
+    with pytest.warns(UserWarning, match=r"small.npy is 32x96, the image 64x96: resized \(nearest\)"):
+        small = user_inputs.parse_palette(str(tmp_path / "small.npy"), HW)
+    np.testing.assert_array_equal(small[::2], ids[:32])
     with pytest.raises(FileNotFoundError, match="none.npy does not exist"):
         user_inputs.parse_palette(str(tmp_path / "none.npy"), HW)
 

@@ -7,12 +7,9 @@ every function is a TF graph over the module's variables.
 import tensorflow as tf
 
 from ct_keras.deploy.fast_path import FastCompositeTasking
-from ct_keras.tasks import (
-    EDGES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
+from ct_keras.tasks import (  # noqa: F401 (FILL_VALUES is re-exported)
+    EDGES, FILL_VALUES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
 )
-
-# The value of an output at pixels the palette gives to another task (as `tasks.decode_composite`).
-FILL_VALUES = {SEMSEG: 255, PARTS: 255, EDGES: -1.0, SALIENCY: -1.0, NORMALS: 0.0}
 
 
 def decode_tensor(raw, task, anchors=None):

@@ -14,10 +14,12 @@ from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
+from ct_keras.models.palette_net import PALETTE_RULES
 from ct_keras.tasks import TASK_NAMES, read_anchors
 from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
 from ct_keras.training.distribution import STRATEGIES, make_strategy
 from ct_keras.training.optimizer import MultiRateAdam
+from ct_keras.training.palette_training import evaluate_palette_net, palette_datasets
 from ct_keras.training.pictures import CompositePictures
 from ct_keras.training.schedules import SCHEDULES, learning_rate
 from ct_keras.training.trainer import CompositeTaskingTrainer
@@ -72,7 +74,7 @@ class TrainConfig:
     @property
     def training_rule(self):
         """The palette rule of the training split: `rule`, or the model's usual one."""
-        return self.rule or ("s" if self.model == "stn" else "r1r")
+        return self.rule or {"stn": "s", "palette": "r2"}.get(self.model, "r1r")
 
     def check(self):
         """Every bad value is a `ValueError` naming its flag, before any work is done."""
@@ -87,6 +89,9 @@ class TrainConfig:
             bad("task", f"must be one of {TASK_NAMES}, not {self.task!r}")
         if self.model == "stn" and not self.task:
             bad("task", "the single-task net (--model=stn) needs its task")
+        if self.model == "palette" and self.training_rule not in PALETTE_RULES:
+            bad("rule", f"the palette network (--model=palette) learns a semantic rule, one of "
+                f"{PALETTE_RULES}, not {self.rule!r}")
         for flag in ("rule", "final_rule"):
             if getattr(self, flag) not in RULES and (flag, getattr(self, flag)) != ("rule", ""):
                 bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
@@ -165,8 +170,11 @@ def write_flags(model_dir, flag_lines):
 
 
 def _net_kwargs(config):
-    kwargs = dict(backbone=config.backbone, image_size=config.image_size,
-                  anchors=read_anchors(config.anchors), **config.model_options)
+    kwargs = dict(backbone=config.backbone, image_size=config.image_size, **config.model_options)
+    if config.model == "palette":  # no class maps: no anchors
+        kwargs["rule"] = config.training_rule
+        return kwargs
+    kwargs["anchors"] = read_anchors(config.anchors)
     if config.model == "stn":
         kwargs["task"] = config.task
     return kwargs
@@ -225,20 +233,27 @@ def train(config):
             load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
         if config.init_weights:
             _load_init_weights(net, config.init_weights)
-        loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
-                             normals_loss=config.normals_loss, anchors=net.anchors,
-                             tasks=(net.task,) if config.model == "stn" else None)
-        trainer = CompositeTaskingTrainer(net, loss=loss)
+        if config.model == "palette":  # a plain segmentation into the tasks (§6.2)
+            trainer, loss = net, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        else:
+            loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
+                                 normals_loss=config.normals_loss, anchors=net.anchors,
+                                 tasks=(net.task,) if config.model == "stn" else None)
+            trainer, loss = CompositeTaskingTrainer(net, loss=loss), None
         encoder_share = config.encoder_lr / config.decoder_lr
         optimizer = MultiRateAdam(
             learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor),
             rate_multipliers=[(net.encoder.trainable_variables, encoder_share)],
             l2=config.weight_decay,
         )
-        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                        **({"loss": loss} if loss is not None else {}))
     save_model_description(net, config.model_dir)
 
-    train_ds, val_ds = _datasets(config, global_batch)
+    if config.model == "palette":
+        train_ds, val_ds = palette_datasets(config, global_batch)
+    else:
+        train_ds, val_ds = _datasets(config, global_batch)
     backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch")
     with strategy.scope():
         sample_inputs, _ = next(iter(val_ds.take(1)))
@@ -250,7 +265,7 @@ def train(config):
     epoch, done = divmod(step, steps)
 
     callbacks = [
-        StopOnNonFiniteLoss(trainer.task_names),
+        StopOnNonFiniteLoss(getattr(trainer, "task_names", ())),
         backup,
         NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
         keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
@@ -258,7 +273,7 @@ def train(config):
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience, verbose=1))
-    if config.log_pictures:
+    if config.log_pictures and config.model != "palette":
         batch = {k: v.numpy() for k, v in sample_inputs.items()}
         callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
 
@@ -277,10 +292,15 @@ def train(config):
 
     keras.mixed_precision.set_global_policy("float32")
     best = load_model_dir(config.model_dir, "best")
-    metrics = evaluate_net(best, config.data_dir, rule=config.final_rule, image_size=config.image_size,
-                           batch_size=config.batch_size, seed=config.seed,
-                           edge_thresholds=config.edge_thresholds,
-                           steps=config.validation_steps or None, verbose=config.verbose)
+    if config.model == "palette":  # evaluated under the rule it learned
+        metrics = evaluate_palette_net(best, config.data_dir, rule=config.training_rule,
+                                       image_size=config.image_size, batch_size=config.batch_size,
+                                       seed=config.seed, steps=config.validation_steps or None)
+    else:
+        metrics = evaluate_net(best, config.data_dir, rule=config.final_rule,
+                               image_size=config.image_size, batch_size=config.batch_size,
+                               seed=config.seed, edge_thresholds=config.edge_thresholds,
+                               steps=config.validation_steps or None, verbose=config.verbose)
     metrics["steps"] = int(trainer.optimizer.iterations.numpy())
     write_metrics(os.path.join(config.model_dir, "metrics.json"), metrics)
     shutil.rmtree(backup.backup_dir, ignore_errors=True)  # the run is complete
