@@ -1,7 +1,8 @@
 # Quick start: `make demo` and `make test` on a fresh machine.
 #   make install       .venv with the package alone (what the demo needs)
-#   make install-test  adds the test extras: pytest, the TF Serving API and PyTorch CPU
-#                      (the reference-equivalence tests and reading .pth checkpoints)
+#   make install-test  adds the test extras: pytest, the TF Serving API, the studio's web stack
+#                      with Playwright, and PyTorch CPU
+#                      (PyTorch: the reference-equivalence tests and reading .pth checkpoints)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ TEST_STAMP := $(VENV)/.installed-test
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 
-.PHONY: install install-test demo test clean
+.PHONY: install install-test browser demo test clean
 
 install: $(STAMP)
 
@@ -37,7 +38,16 @@ demo: install
 		--data_dir=data/synthetic_pascal_mt_easy64
 	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
 
-test: install-test
+# The palette studio's browser tests drive Debian's Chromium through Playwright (which cannot
+# download browsers here); without one they skip and say how to get it.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "note: could not install chromium: the studio's browser tests will skip" >&2; \
+	else echo "note: no chromium, and not root with apt-get: the studio's browser tests will skip" >&2; fi
+
+test: install-test browser
 	$(PY) -m pytest -q tests
 
 clean:
