@@ -1,31 +1,53 @@
 # Quick start: `make demo` and `make test` on a fresh machine.
+#   make install       .venv with the package alone (what the demo needs)
+#   make install-test  adds the test extras: pytest, the TF Serving API, the studio's web stack
+#                      with Playwright, and PyTorch CPU
+#                      (PyTorch: the reference-equivalence tests and reading .pth checkpoints)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# PyTorch for the tests. On a Linux box whose default index serves CUDA builds (gigabytes),
+# point pip at a CPU-only build, e.g. `make test TORCH_PIP_ARGS="--index-url <cpu index>"`.
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test clean
+.PHONY: install install-test browser demo test clean
 
 install: $(STAMP)
 
-# torch (CPU) is only needed by the reference-equivalence tests and by reading
-# .pth checkpoints; `pip install torch==2.13.0` is served from a local wheel here.
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[test,torch]'
+	$(PY) -m pip install -e .
 	touch $(STAMP)
 
-# Trains a small CTN on the synthetic set (~20 min on 2 cores), then scores it against the
-# best constant prediction and draws its composite predictions.
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install $(TORCH_PIP_ARGS) '$(TORCH)'
+	$(PY) -m pip install -e '.[test,torch]'
+	touch $(TEST_STAMP)
+
+# Trains a small CTN on the synthetic set, then exports it, scores it against the best
+# constant prediction and draws its composite predictions.
 demo: install
 	$(PY) tools/train.py --flagfile=configs/demo.cfg
 	$(PY) tools/export.py --model_dir=runs/demo --export_dir=exported/demo_model --tflite=fp32 \
 		--data_dir=data/synthetic_pascal_mt_easy64
 	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
 
-test: install
+# The palette studio's browser tests drive Debian's Chromium through Playwright (which cannot
+# download browsers here); without one they skip and say how to get it.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "note: could not install chromium: the studio's browser tests will skip" >&2; \
+	else echo "note: no chromium, and not root with apt-get: the studio's browser tests will skip" >&2; fi
+
+test: install-test browser
 	$(PY) -m pytest -q tests
 
 clean:

@@ -12,6 +12,7 @@ def decode_tensor(raw, task, anchors=None):
 
     semseg / parts: int32 class map (anchor nearest to sigmoid(o)); edges / saliency:
     float32 probability (mean of the 3 sigmoids); normals: float32 unit vectors.
+    `anchors`: the model's (`model.anchors`); `None` → the paper's.
     """
     raw = ops.cast(raw[..., :3], "float32")
     if task in (SEMSEG, PARTS):
@@ -29,5 +30,5 @@ def decode_tensor(raw, task, anchors=None):
 
 
 def decode_all(raw, anchors=None):
-    """`{task name: decode_tensor(raw, k)}` for every task."""
+    """`{task name: decode_tensor(raw, k, anchors)}` for every task."""
     return {name: decode_tensor(raw, k, anchors) for k, name in enumerate(TASK_NAMES)}

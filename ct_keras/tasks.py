@@ -4,12 +4,17 @@ Task ids are stable and shared by every part of the project (palettes, losses, e
 semseg 0, parts 1, edges 2, saliency 3, normals 4.
 """
 
+import json
+import os
+
 import numpy as np
 
 SEMSEG, PARTS, EDGES, SALIENCY, NORMALS = 0, 1, 2, 3, 4
 TASK_NAMES = ("semseg", "parts", "edges", "saliency", "normals")
 NUM_TASKS = len(TASK_NAMES)
 TASK_IDS = {name: i for i, name in enumerate(TASK_NAMES)}
+# What a composite output holds at the pixels the palette gives to another task.
+FILL_VALUES = {SEMSEG: 255, PARTS: 255, EDGES: -1.0, SALIENCY: -1.0, NORMALS: 0.0}
 
 
 def task_id(task, allowed=None):
@@ -46,39 +51,120 @@ REFERENCE_SEMSEG_ORDER = (
 REFERENCE_PARTS_ORDER = PART_CLASSES
 
 
-def _spread_anchors(names, levels):
-    """Anchors spread uniformly over the RGB cube: grid points, background at the origin."""
-    grid = [(r, g, b) for r in levels for g in levels for b in levels]
-    return {name: grid[i] for i, name in enumerate(names)}
+# The paper's supplementary Tables 5 and 6 as printed, keyed by class *name* (so the order
+# of a table can never silently permute classes; Table 6's "Neck & torso" is our `torso`).
+# Their columns are headed x1 x2 x3, but each row is the authors' colour-map row verbatim,
+# and those files store the colours B, G, R: their code (`_load_colourmaps`) reverses every
+# row before using it, both to read the RGB label PNGs and as the anchors the network's
+# three output channels are trained towards. Table 5 is VOC's palette written B, G, R (cat
+# `0 0 64` is VOC's cat (64, 0, 0); tested), and the paper's figures, whose class colours
+# "are defined by the anchors", show VOC's colours.
+PAPER_TABLE_5 = {
+    "background": (0, 0, 0), "cat": (0, 0, 64), "aeroplane": (0, 0, 128), "chair": (0, 0, 192),
+    "pottedplant": (0, 64, 0), "sheep": (0, 64, 128), "bicycle": (0, 128, 0), "cow": (0, 128, 64),
+    "bird": (0, 128, 128), "diningtable": (0, 128, 192), "sofa": (0, 192, 0), "train": (0, 192, 128),
+    "boat": (128, 0, 0), "dog": (128, 0, 64), "bottle": (128, 0, 128), "horse": (128, 0, 192),
+    "tvmonitor": (128, 64, 0), "bus": (128, 128, 0), "motorbike": (128, 128, 64), "car": (128, 128, 128),
+    "person": (128, 128, 192),
+}
+PAPER_TABLE_6 = {
+    "background": (0, 0, 0), "head": (0, 0, 255), "torso": (0, 255, 0), "upper_arms": (255, 0, 0),
+    "lower_arms": (0, 255, 255), "upper_legs": (255, 0, 255), "lower_legs": (255, 255, 0),
+}
+# Class anchors a_k in 0..255 (paper §4, eq. 5), in output-channel order: the tables' rows
+# reversed, i.e. exactly what the authors' networks were trained with, so that their
+# checkpoints decode right and pictures show the paper's colours.
+SEMSEG_ANCHORS = {name: tuple(reversed(v)) for name, v in PAPER_TABLE_5.items()}
+PARTS_ANCHORS = {name: tuple(reversed(v)) for name, v in PAPER_TABLE_6.items()}
+ANCHOR_TASKS = ("semseg", "parts")
 
 
-# Class anchors a_k in 0..255 (paper §4, eq. 5), keyed by class *name* so that the
-# order of a table can never silently permute classes. Semseg uses 21 of the 27 points
-# of the {0, 128, 255}^3 grid; parts 7 of the 8 cube corners. A model trained with the
-# reference's own colour maps must be decoded with those: see `anchors_from_colourmap`.
-SEMSEG_ANCHORS = _spread_anchors(REFERENCE_SEMSEG_ORDER, (0, 128, 255))
-PARTS_ANCHORS = _spread_anchors(REFERENCE_PARTS_ORDER, (0, 255))
+def paper_anchors():
+    """The paper's anchors as a model stores them: `{"semseg": {class: [x1, x2, x3]}, "parts": …}`."""
+    return check_anchors(None)
+
+
+def check_anchors(anchors, source="anchors"):
+    """A model's class anchors, checked, in their stored (JSON) form.
+
+    `anchors`: `{"semseg": {class name: (x1, x2, x3)}, "parts": {…}}`, values in 0..255
+    in output-channel order; `None` or a missing task means the paper's (Tables 5, 6).
+    Every class of a task needs its anchor, no two classes of a task may share one.
+    Returns a new plain dict of lists (ints where whole). `source` names where the
+    anchors came from in errors (a file, a flag).
+    """
+    anchors = {} if anchors is None else anchors
+    if not isinstance(anchors, dict):
+        raise ValueError(f"{source}: must be a dict {{'semseg': {{class: [r, g, b]}}, 'parts': {{...}}}}. "
+                         f"Received {type(anchors).__name__}")
+    unknown = sorted(set(anchors) - set(ANCHOR_TASKS))
+    if unknown:
+        raise ValueError(f"{source}: only {ANCHOR_TASKS} have class anchors, given per task as "
+                         f"{{'semseg': {{class: [r, g, b]}}, 'parts': {{...}}}}. Received keys {unknown}")
+    out = {}
+    for name in ANCHOR_TASKS:
+        task = TASK_IDS[name]
+        table = anchors.get(name)
+        table = (SEMSEG_ANCHORS if task == SEMSEG else PARTS_ANCHORS) if table is None else table
+        if not isinstance(table, dict):
+            raise ValueError(f"{source}: {name} anchors must be a dict {{class name: [r, g, b]}}. "
+                             f"Received {type(table).__name__}")
+        classes = CLASS_NAMES[task]
+        extra = sorted(set(table) - set(classes))
+        if extra:
+            raise ValueError(f"{source}: unknown {name} classes {extra}; the classes are {list(classes)}")
+        missing = [c for c in classes if c not in table]
+        if missing:
+            raise ValueError(f"{source}: {name} anchors are missing for classes {missing}")
+        out[name] = {c: _anchor_value(table[c], f"{source}: {name} class {c!r}") for c in classes}
+        seen = {}
+        for c, value in out[name].items():
+            other = seen.setdefault(tuple(value), c)
+            if other != c:
+                raise ValueError(f"{source}: {name} classes {other!r} and {c!r} have the same anchor {value}")
+    return out
+
+
+def _anchor_value(value, where):
+    try:
+        values = [v for v in value]
+    except TypeError:
+        values = None
+    if values is None or len(values) != 3 or any(
+            isinstance(v, (bool, np.bool_, str)) or not isinstance(v, (int, float, np.integer, np.floating))
+            for v in values):
+        raise ValueError(f"{where}: an anchor is 3 numbers in 0..255. Received {value!r}")
+    if not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"{where}: anchor values must be in 0..255. Received {list(values)}")
+    return [int(v) if float(v).is_integer() else float(v) for v in values]
 
 
 def anchor_matrix(task, anchors=None):
-    """`[num_classes, 3]` float32 anchors in 0..1, rows in our class order."""
+    """`[num_classes, 3]` float32 anchors in 0..1, rows in our class order.
+
+    `anchors`: a model's anchors (`model.anchors`, see `check_anchors`); `None` → the paper's.
+    """
     if task not in NUM_CLASSES:
         raise ValueError(
             f"Only semseg ({SEMSEG}) and parts ({PARTS}) have class anchors. Received task {task}"
         )
-    if anchors is None:
-        anchors = SEMSEG_ANCHORS if task == SEMSEG else PARTS_ANCHORS
-    missing = [n for n in CLASS_NAMES[task] if n not in anchors]
-    if missing:
-        raise ValueError(f"Anchors are missing for classes {missing}")
-    return np.array([anchors[n] for n in CLASS_NAMES[task]], np.float32) / 255.0
+    table = check_anchors(anchors)[TASK_NAMES[task]]
+    return np.array([table[n] for n in CLASS_NAMES[task]], np.float32) / 255.0
+
+
+def class_colours(task, anchors=None):
+    """`[num_classes, 3]` uint8 RGB picture colours of a task's classes: their anchors."""
+    return np.round(anchor_matrix(task, anchors) * 255).astype(np.uint8)
 
 
 def anchors_from_colourmap(path, task):
     """Reads a colour map of the reference's PASCAL_MT.zip into `{class name: (r, g, b)}`.
 
     The files are tab-separated, one row per class in the reference's order, with the
-    channels stored as B, G, R.
+    channels stored as B, G, R: the reference reverses each row to match the RGB label
+    PNGs, and uses the reversed rows as its anchors (its `_load_colourmaps`). The
+    paper's Tables 5 and 6 print these rows unreversed; the result here, like the
+    defaults `SEMSEG_ANCHORS` / `PARTS_ANCHORS`, is in output-channel order.
     """
     order = REFERENCE_SEMSEG_ORDER if task == SEMSEG else REFERENCE_PARTS_ORDER
     try:
@@ -90,6 +176,50 @@ def anchors_from_colourmap(path, task):
             f"Colour map {path} must have {len(order)} rows of 3 values. Received shape {table.shape}"
         )
     return {name: tuple(int(v) for v in row[::-1]) for name, row in zip(order, table)}
+
+
+def read_anchors(spec):
+    """Anchors for a new model from the `--anchors` flag: `"paper"` (Tables 5, 6); a JSON
+    file `{"semseg": {class: [r, g, b]}, "parts": {…}}`; or the reference's colour map
+    files (`colourmap_seg21.txt`, `colourmap_parts7.txt`, comma-separated; the task is
+    told by the row count, 21 or 7). A task not given keeps the paper's anchors. A dict
+    is checked as it is. Errors name the file.
+    """
+    if isinstance(spec, dict) or spec is None:
+        return check_anchors(spec)
+    spec = str(spec).strip()
+    if spec in ("", "paper"):
+        return paper_anchors()
+    anchors = {}
+    for path in [p.strip() for p in spec.split(",")]:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Anchors file {path} does not exist")
+        if path.endswith(".json"):
+            try:
+                with open(path) as f:
+                    value = json.load(f)
+            except ValueError as e:
+                raise ValueError(f"Anchors file {path} is not JSON ({e})") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"Anchors file {path} must hold a JSON object. Received "
+                                 f"{type(value).__name__}")
+            new = value
+        else:
+            try:
+                rows = len(np.loadtxt(path, delimiter="\t", ndmin=2))
+            except (OSError, ValueError) as e:
+                raise ValueError(f"Cannot read colour map {path}: {e}") from None
+            task = {len(REFERENCE_SEMSEG_ORDER): SEMSEG, len(REFERENCE_PARTS_ORDER): PARTS}.get(rows)
+            if task is None:
+                raise ValueError(f"Colour map {path} must have 21 (semseg) or 7 (parts) rows. "
+                                 f"Received {rows}")
+            new = {TASK_NAMES[task]: anchors_from_colourmap(path, task)}
+        twice = sorted(set(new) & set(anchors))
+        if twice:
+            raise ValueError(f"Anchors file {path} gives {twice} anchors a second time")
+        checked = check_anchors(new, f"anchors file {path}")
+        anchors.update({name: checked[name] for name in new})
+    return check_anchors(anchors, f"anchors {spec}")
 
 
 def task_codes(num_tasks=NUM_TASKS, code_length=20):
@@ -109,6 +239,7 @@ def decode(raw, task, anchors=None):
 
     semseg / parts: int32 class map (nearest anchor to sigmoid(o)); edges / saliency:
     float32 probability (mean of the 3 sigmoids); normals: float32 unit vectors.
+    `anchors`: the model's (`model.anchors`); `None` → the paper's.
     """
     raw = np.asarray(raw, np.float32)
     if raw.shape[-1] < 3:
@@ -126,7 +257,8 @@ def decode(raw, task, anchors=None):
 
 
 def decode_composite(raw, palette, anchors=None):
-    """Decodes every task and keeps each where the palette asks for it.
+    """Decodes every task (class maps with `anchors`, the model's) and keeps each where
+    the palette asks for it.
 
     Returns `{task name: array}` with the pixels the palette gives to other tasks set to
     255 (class maps), -1 (probabilities) or 0 (normals).
@@ -136,14 +268,15 @@ def decode_composite(raw, palette, anchors=None):
     for k, name in enumerate(TASK_NAMES):
         value = decode(raw, k, anchors)
         mask = palette == k
-        fill = {SEMSEG: 255, PARTS: 255, NORMALS: 0.0}.get(k, -1.0)
+        fill = FILL_VALUES[k]
         if value.ndim > mask.ndim:
             mask = mask[..., None]
         out[name] = np.where(mask, value, fill)
     return out
 
 
-# Colours for pictures: VOC's own palette for class maps, a fixed colour per task.
+# Colours for pictures: class maps in their anchor colours (`class_colours`, as the
+# paper draws them), a fixed colour per task; VOC's palette for label files.
 def voc_colours(n):
     """The PASCAL VOC colour palette: `[n, 3]` uint8, class i → its VOC colour."""
     colours = np.zeros((n, 3), np.uint8)
@@ -164,13 +297,15 @@ TASK_COLOURS = np.array(
 
 
 def colourise(raw, palette, anchors=None):
-    """An RGB uint8 picture of the composite prediction, each pixel drawn as its task."""
+    """An RGB uint8 picture of the composite prediction, each pixel drawn as its task:
+    class maps in their anchor colours (`class_colours`), edges and saliency grey,
+    normals as (n + 1) / 2."""
     palette = np.asarray(palette)
     picture = np.zeros(palette.shape + (3,), np.uint8)
     for k in range(NUM_TASKS):
         value = decode(raw, k, anchors)
         if k in (SEMSEG, PARTS):
-            rgb = voc_colours(NUM_CLASSES[k])[value]
+            rgb = class_colours(k, anchors)[value]
         elif k in (EDGES, SALIENCY):
             rgb = np.repeat((value[..., None] * 255).astype(np.uint8), 3, axis=-1)
         else:

@@ -55,3 +55,15 @@ def _takes_training(layer):
     import inspect
 
     return "training" in inspect.signature(layer.call).parameters
+
+
+def rotated_anchors():
+    """Non-default class anchors: each class gets the paper's anchor of the next class
+    in its table, so every class map decodes differently from the paper's anchors."""
+    from ct_keras.tasks import paper_anchors
+
+    out = {}
+    for task, table in paper_anchors().items():
+        names = list(table)
+        out[task] = {n: table[names[(i + 1) % len(names)]] for i, n in enumerate(names)}
+    return out

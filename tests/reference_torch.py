@@ -1,9 +1,28 @@
-"""A PyTorch re-creation of the reference's layer structure (CompositeTaskingNetV0 and its
-STN / MHN variants), written for the tests from the architecture in DESIGN §2.
+"""A PyTorch re-creation of the authors' networks and of the checkpoints their code writes,
+for the tests; written by us from reading their code (nikola3794/composite-tasking), not
+copied from it.
 
-Module names follow the reference so that its state_dict keys are the reference's keys;
-torchvision is not installed here, so the ResNet is rebuilt with torchvision's names.
+- `ReferenceCTN` is `CompositeTaskingNetV0` (src/models/original_implementation/
+  composit_tasking_net/model.py), with `conditioned=False` their STN (the same class
+  with `which_cond: no_cond`, configs ST_*_STN.yaml); `ReferenceMHN` is `MultiHeadNetV0`
+  (each decoder an `nn.DataParallel`, keyed `str(task_id)`), `ReferenceMN` `MultiNetV0`
+  (`decoders`, then `encoders`, keyed `str(task_id)`).
+- `ReferenceSystem` is the state their Lightning `System` (src/systems/system.py) holds:
+  `task_z_code_dict`, an `nn.ParameterDict` keyed by task name (made by the data set:
+  src/data_sets/pascal_mt/data_set.py, `_create_task_codes`), then `model`, the network
+  built with the codes re-keyed by task id (`System._create_model`). Its losses and
+  metrics hold no persistent state.
+- `lightning_checkpoint` / `save_lightning_checkpoint` write what Lightning 1.3's
+  `ModelCheckpoint` writes for it (`CheckpointConnector.dump_checkpoint`).
+
+Module names follow theirs so that state_dict keys are theirs; torchvision is not
+installed here, so the ResNet is rebuilt with torchvision's names.
 """
+
+import contextlib
+import sys
+import types
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +72,31 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# Their task ids (src/data_sets/pascal_mt/metadata.py TASK_TO_ID; the same as ours) and
+# the block of z their data set gives each task (`_create_task_codes`).
+TASK_TO_ID = {"seg": 0, "parts": 1, "edges": 2, "saliency": 3, "normals": 4}
+CODE_BLOCK = {"seg": 0, "parts": 1, "edges": 2, "normals": 3, "saliency": 4}
+TASKS = tuple(TASK_TO_ID)
+
+
+def make_task_codes(task_list=TASKS, code_length=20, blocks=None):
+    """`task_z_code_dict` as their data set makes it: z of 5·code_length zeros, ones on the
+    task's block (not normalised: the network does that), in an `nn.ParameterDict`. Torch
+    1.7 (theirs) stored a plain dict's keys sorted."""
+    blocks = CODE_BLOCK if blocks is None else blocks
+    codes = OrderedDict()
+    for name in sorted(task_list):
+        z = torch.zeros(5 * code_length)
+        z[blocks[name] * code_length:(blocks[name] + 1) * code_length] = 1.0
+        codes[name] = nn.Parameter(z, requires_grad=False)
+    return nn.ParameterDict(codes)
+
+
+def codes_by_id(task_z_code_dict):
+    """`System._create_model`: the same codes keyed by task id."""
+    return {TASK_TO_ID[name]: z for name, z in task_z_code_dict.items()}
 
 
 class SpatialAffineCond(nn.Module):
@@ -139,26 +183,49 @@ class Encoder(nn.Module):
             out.append(getattr(self, f"layer{i}")(out[-1]))
         return out
 
+    forward = encode
 
-# The reference's code blocks: seg, parts, edges, normals, saliency (ours: ids 0 … 4).
-REFERENCE_BLOCK_OF_TASK = {0: 0, 1: 1, 2: 2, 3: 4, 4: 3}
+
+class VectorL2Normalize(nn.Module):
+    def forward(self, z):
+        return z / z.norm(p=2, dim=0).detach()
+
+
+class IntermediateGenerator(nn.Module):
+    """Their task MLP: `mapping` = (L2 normalise, Linear + LeakyReLU(0.2) × n)."""
+
+    def __init__(self, n_fc, input_dim, output_dim):
+        super().__init__()
+        layers = [VectorL2Normalize(), nn.Linear(input_dim, output_dim), nn.LeakyReLU(0.2)]
+        for _ in range(n_fc - 1):
+            layers += [nn.Linear(output_dim, output_dim), nn.LeakyReLU(0.2)]
+        self.mapping = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.mapping(z)
+
+
+def _palette_select(palette, outputs, like):
+    """MHN/MN: each task's output where the palette names it, -1 elsewhere."""
+    out = -torch.ones_like(like)
+    for task_id, logits in outputs.items():
+        out = torch.where((palette == task_id).unsqueeze(1), logits, out)
+    return out
 
 
 class ReferenceCTN(Encoder):
-    """CompositeTaskingNetV0 (conditioned) or, with `conditioned=False`, its STN."""
+    """CompositeTaskingNetV0 (conditioned) or, with `conditioned=False`, their STN.
 
-    def __init__(self, depth="resnet34", conditioned=True, num_tasks=5, code_length=20):
+    `task_codes`: `{task id: z}` as `System._create_model` passes them (default: the five
+    tasks' codes of their data set). They are a plain attribute, as theirs: the network's
+    state_dict does not hold them (the System's does).
+    """
+
+    def __init__(self, depth="resnet34", conditioned=True, task_codes=None):
         super().__init__(depth)
-        layers = [nn.Identity(), nn.Linear(num_tasks * code_length, 128), nn.LeakyReLU(0.2)]
-        for _ in range(5):
-            layers += [nn.Linear(128, 128), nn.LeakyReLU(0.2)]
-        self.fcs = nn.Module()
-        self.fcs.mapping = nn.Sequential(*layers)
-        codes = torch.zeros(num_tasks, num_tasks * code_length)
-        for k in range(num_tasks):
-            b = REFERENCE_BLOCK_OF_TASK[k]
-            codes[k, b * code_length:(b + 1) * code_length] = 1.0
-        self.register_buffer("codes", codes / codes.norm(dim=1, keepdim=True), persistent=False)
+        self.task_z_code_dict = codes_by_id(make_task_codes()) if task_codes is None else task_codes
+        z_dim = next(iter(self.task_z_code_dict.values())).shape[0]
+        self.fcs = IntermediateGenerator(6, z_dim, 128)
         dec = Decoder(CondBlock if conditioned else NoCondBlock)
         for name, module in dec.named_children():
             setattr(self, name, module)
@@ -169,11 +236,11 @@ class ReferenceCTN(Encoder):
         enc = self.encode(x)
         pyramid = None
         if self.conditioned:
-            w = self.fcs.mapping(self.codes)  # [K, 128]
             spat = torch.zeros(x.shape[0], 128, x.shape[2], x.shape[3])
-            for k in range(w.shape[0]):
-                mask = (palette == k).unsqueeze(1)
-                spat = torch.where(mask, w[k].view(1, -1, 1, 1).expand_as(spat), spat)
+            for task_id, z in self.task_z_code_dict.items():
+                w = self.fcs(z.clone().detach())
+                mask = (palette == task_id).unsqueeze(1)
+                spat = torch.where(mask, w.view(1, -1, 1, 1).expand_as(spat), spat)
             pyramid = {1: spat}
             for s in (2, 4, 8, 16, 32):
                 prev = pyramid[s // 2]
@@ -182,25 +249,156 @@ class ReferenceCTN(Encoder):
         return self._decoder_forward(enc, pyramid)
 
 
-class _Wrapped(nn.Module):  # what nn.DataParallel adds to the reference's MHN keys
-    def __init__(self, module):
-        super().__init__()
-        self.module = module
-
-
 class ReferenceMHN(Encoder):
-    TASKS = ("seg", "parts", "edges", "saliency", "normals")
+    """MultiHeadNetV0: the encoder, then `decoders[str(task_id)]`, each an `nn.DataParallel`."""
 
-    def __init__(self, depth="resnet34"):
+    def __init__(self, depth="resnet34", task_codes=None):
         super().__init__(depth)
-        self.decoders = nn.ModuleDict({t: _Wrapped(Decoder(NoCondBlock)) for t in self.TASKS})
+        self.task_z_code_dict = codes_by_id(make_task_codes()) if task_codes is None else task_codes
+        self.decoders = nn.ModuleDict({str(k): nn.DataParallel(Decoder(NoCondBlock))
+                                       for k in self.task_z_code_dict})
 
     def forward(self, x, palette):
         enc = self.encode(x)
-        out = -torch.ones(x.shape[0], 3, x.shape[2], x.shape[3])
-        for k, t in enumerate(self.TASKS):
-            out = torch.where((palette == k).unsqueeze(1), self.decoders[t].module(enc), out)
-        return out
+        return _palette_select(palette, {int(k): d(enc) for k, d in self.decoders.items()}, x)
+
+
+class ReferenceMN(nn.Module):
+    """MultiNetV0: `decoders[str(task_id)]` then `encoders[str(task_id)]`, no wrapping."""
+
+    def __init__(self, depth="resnet34", task_codes=None):
+        super().__init__()
+        self.task_z_code_dict = codes_by_id(make_task_codes()) if task_codes is None else task_codes
+        self.decoders = nn.ModuleDict({str(k): Decoder(NoCondBlock) for k in self.task_z_code_dict})
+        self.encoders = nn.ModuleDict({str(k): Encoder(depth) for k in self.task_z_code_dict})
+
+    def forward(self, x, palette):
+        outputs = {int(k): self.decoders[k](self.encoders[k](x)) for k in self.decoders}
+        return _palette_select(palette, outputs, x)
+
+
+MODELS = {"ctn": ReferenceCTN, "stn": ReferenceCTN, "mhn": ReferenceMHN, "mn": ReferenceMN}
+WHICH_MODEL = {"ctn": "composite_tasking_net_v0", "stn": "composite_tasking_net_v0",
+               "mhn": "multi_head_net_v0", "mn": "multi_net_v0"}
+
+
+class ReferenceSystem(nn.Module):
+    """The state of their Lightning `System`: `task_z_code_dict` (by name), then `model`."""
+
+    def __init__(self, kind, depth="resnet18", task_list=TASKS, code_blocks=None):
+        super().__init__()
+        self.kind, self.depth, self.task_list = kind, depth, tuple(task_list)
+        self.task_z_code_dict = make_task_codes(task_list, blocks=code_blocks)
+        kwargs = {"conditioned": kind == "ctn"} if kind in ("ctn", "stn") else {}
+        self.model = MODELS[kind](depth, task_codes=codes_by_id(self.task_z_code_dict), **kwargs)
+
+    def hyper_parameters(self):
+        """The `cfg` dict their System saves with `save_hyperparameters(cfg)` (abridged)."""
+        return {
+            "setup_cfg": {"project_name": "CompositeTasking", "exp_main_dir": "/exp/run",
+                          "which_system": "single_tasking" if self.kind == "stn" else "composite_tasking"},
+            "data_set_cfg": {"data_root": "/data/PASCAL_MT", "img_size": (256, 256),
+                             "palette_mode": "single_task" if self.kind == "stn" else "rnd_4_mosaic",
+                             "task_code_len": 20, "task_list": list(self.task_list)},
+            "model_cfg": {"which_model": WHICH_MODEL[self.kind], "encoder_arch": self.depth,
+                          "encoder_pre_trained": True, "decoder_arch": "None", "n_fc_z_map": 6,
+                          "latent_w_dim": 128, "cond_cfg_txt": "cond_batch1x1",
+                          "which_cond": "task_composition_v0" if self.kind == "ctn" else "no_cond",
+                          "skip_conv_ks": 1, "dec_conv_ks": 3, "net_output_ch": 3},
+            "training_cfg": {"optimizer": "adam", "lr": 0.001, "lr_div_encoder": 100.0,
+                             "lr_scheduler": "multi_step_1", "lr_scheduler_factor": 0.3,
+                             "wd": 1e-05, "b_size": 10, "pl_max_epochs": 100, "seg_l_w": 3.0,
+                             "parts_l_w": 4.0, "edges_l_w": 50.0, "saliency_l_w": 8.0,
+                             "normals_l_w": 4.0, "seg_l_focal_gamma": 2.0, "pl_precision": 32},
+        }
+
+
+def wrap_data_parallel(state_dict):
+    """The keys `nn.DataParallel(net).state_dict()` has: `module.` in front of each."""
+    return OrderedDict((f"module.{k}", v) for k, v in state_dict.items())
+
+
+def lightning_checkpoint(system, epoch=99, global_step=49999):
+    """The dict Lightning 1.3's ModelCheckpoint saves for `system`: its state_dict beside
+    epoch/step, the callbacks' states, the Adam and MultiStepLR states (their paper
+    configs: two groups, encoder lr / 100) and the hyper-parameters. The optimizer takes
+    one step with gradients on the heads only (Adam keeps state for those), so its state
+    holds tensors as a trained one does without tripling the file; call it before reading
+    the network's outputs."""
+    encoder = [p for n, p in system.model.named_parameters() if n.startswith(("layer", "encoders."))]
+    decoder = [p for n, p in system.model.named_parameters() if not n.startswith(("layer", "encoders."))]
+    optimizer = torch.optim.Adam([{"params": encoder, "lr": 1e-5, "weight_decay": 1e-5},
+                                  {"params": decoder, "lr": 1e-3, "weight_decay": 1e-5}])
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[60, 80, 94], gamma=0.3)
+    optimizer.zero_grad()
+    heads = [p for n, p in system.model.named_parameters() if "conv_last" in n]
+    sum(p.square().sum() for p in heads).backward()
+    optimizer.step()
+    scheduler.step()
+    dirpath = "/exp/run"
+    return {
+        "epoch": epoch,
+        "global_step": global_step,
+        "pytorch-lightning_version": "1.3.5",
+        "state_dict": system.state_dict(),
+        "callbacks": {"ModelCheckpoint": {
+            "monitor": None, "best_model_score": None, "current_score": None, "dirpath": dirpath,
+            "best_model_path": f"{dirpath}/epoch={epoch}-step={global_step}.ckpt"}},
+        "optimizer_states": [optimizer.state_dict()],
+        "lr_schedulers": [scheduler.state_dict()],
+        "hparams_name": "cfg",
+        "hyper_parameters": system.hyper_parameters(),
+    }
+
+
+@contextlib.contextmanager
+def lightning_stand_in():
+    """pytorch_lightning is not installed here: while this is active, a stand-in
+    `pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint` class is importable
+    (a real installation is left alone). Yields that class."""
+    names = ("pytorch_lightning", "pytorch_lightning.callbacks",
+             "pytorch_lightning.callbacks.model_checkpoint")
+    added = [n for n in names if n not in sys.modules]
+    for n in added:
+        sys.modules[n] = types.ModuleType(n)
+    module = sys.modules[names[-1]]
+    if getattr(module, "ModelCheckpoint", None) is None:
+        module.ModelCheckpoint = type("ModelCheckpoint", (), {"__module__": names[-1]})
+    try:
+        yield module.ModelCheckpoint
+    finally:
+        for n in added:
+            del sys.modules[n]
+
+
+def save_lightning_checkpoint(checkpoint, path):
+    """Writes `checkpoint` as Lightning 1.3 does: `callbacks` keyed by the callback *class*,
+    pickled by reference as pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint,
+    exactly as a real one names it."""
+    with lightning_stand_in() as cls:
+        callbacks = {cls if k == "ModelCheckpoint" else k: v for k, v in checkpoint["callbacks"].items()}
+        torch.save(dict(checkpoint, callbacks=callbacks), path)
+
+
+def load_lightning_checkpoint(path):
+    """The whole pickled dict (unsafe `weights_only=False`: for the tests' own files)."""
+    with lightning_stand_in():
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def strengthen_conditioning(model, bound=0.3):
+    """At PyTorch's default init the six-layer task MLP shrinks its output to almost
+    nothing and γ/β barely depend on the task (γ ≈ 1, β ≈ 0). He-initialise the MLP and
+    widen the γ/β convs so that, as in a trained net, each task's output differs (a
+    swapped code shows)."""
+    for m in model.modules():
+        if isinstance(m, IntermediateGenerator):
+            for layer in m.mapping:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, 0.0, (2.0 / layer.in_features) ** 0.5)
+        if isinstance(m, SpatialAffineCond):
+            nn.init.uniform_(m.transform_gamma.weight, -bound, bound)
+            nn.init.uniform_(m.transform_beta.weight, -bound, bound)
 
 
 def calibrate_batch_norm(model, batches):

@@ -11,7 +11,7 @@ from PIL import Image
 from ct_keras.deploy import serving_requests as requests
 from ct_keras.deploy import user_inputs
 from ct_keras.deploy.pictures import composite_picture
-from ct_keras.tasks import TASK_COLOURS, voc_colours
+from ct_keras.tasks import TASK_COLOURS, paper_anchors
 
 HW = (64, 96)
 
@@ -32,11 +32,14 @@ def test_palette_files(tmp_path):
     Image.fromarray(ids.astype(np.uint8), mode="L").save(tmp_path / "p.png")
     np.testing.assert_array_equal(user_inputs.parse_palette(str(tmp_path / "p.png"), HW), ids)
     Image.fromarray(np.zeros(HW + (3,), np.uint8)).save(tmp_path / "rgb.png")
-    with pytest.raises(ValueError, match="must be single-channel task ids.*Received mode RGB"):
+    # RGB palettes are painted in the legend colours: black is none of them.
+    with pytest.raises(ValueError, match=r"rgb.png: 6144 pixels have colours that are not task "
+                                         r"legend colours \(\(0, 0, 0\); first at row 0, column 0\)"):
         user_inputs.parse_palette(str(tmp_path / "rgb.png"), HW)
     np.save(tmp_path / "small.npy", ids[:32])
-    with pytest.raises(ValueError, match=r"must be 64x96 task ids.*Received shape \[32, 96\]"):
-        user_inputs.parse_palette(str(tmp_path / "small.npy"), HW)
+    with pytest.warns(UserWarning, match=r"small.npy is 32x96, the image 64x96: resized \(nearest\)"):
+        small = user_inputs.parse_palette(str(tmp_path / "small.npy"), HW)
+    np.testing.assert_array_equal(small[::2], ids[:32])
     with pytest.raises(FileNotFoundError, match="none.npy does not exist"):
         user_inputs.parse_palette(str(tmp_path / "none.npy"), HW)
 
@@ -110,7 +113,9 @@ def test_composite_picture():
                "edges": -np.ones((2, 2)), "saliency": np.array([[-1, -1], [1.0, -1]]),
                "normals": np.zeros((2, 2, 3)) + [0, 0, 1]}
     picture = composite_picture(outputs, palette)
-    assert picture[0, 0].tolist() == voc_colours(21)[15].tolist()
-    assert picture[0, 1].tolist() == voc_colours(7)[2].tolist()
+    assert picture[0, 0].tolist() == [192, 128, 128]  # person: its anchor (paper Table 5, reversed)
+    assert picture[0, 1].tolist() == [0, 255, 0]  # torso (Table 6)
+    anchors = {"parts": {**paper_anchors()["parts"], "torso": [1, 2, 3], "head": [0, 255, 0]}}
+    assert composite_picture(outputs, palette, anchors)[0, 1].tolist() == [1, 2, 3]
     assert picture[1, 0].tolist() == [255, 255, 255] and picture[1, 1].tolist() == [127, 127, 255]
     assert TASK_COLOURS.shape == (5, 3)

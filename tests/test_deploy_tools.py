@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from ct_keras.models import save_model_description
+from ct_keras.tasks import paper_anchors
 from tests.deploy_helpers import SIZE, tiny_ctn
 
 pytestmark = pytest.mark.slow
@@ -92,11 +93,20 @@ def test_export_tool_from_a_weights_file(files, tmp_path):
     assert "do not fit a ctn with --backbone=resnet18" in result.stderr
     model = tiny_ctn(seed=31, embedding_dim=128)
     model.save_weights(str(tmp_path / "ctn.weights.h5"))
+    _one_line_error(_run("export.py", f"--weights={tmp_path / 'ctn.weights.h5'}", "--backbone=resnet18",
+                         f"--image_size={SIZE}", f"--export_dir={tmp_path / 'exported'}",
+                         f"--anchors={tmp_path / 'nope.json'}"),
+                    f"--anchors: Anchors file {tmp_path / 'nope.json'} does not exist")
+    # The weights' own anchors (here: the paper's parts table with head and torso swapped).
+    anchors = {"parts": {**paper_anchors()["parts"], "head": [0, 255, 0], "torso": [255, 0, 0]}}
+    (tmp_path / "anchors.json").write_text(json.dumps(anchors))
     result = _run("export.py", f"--weights={tmp_path / 'ctn.weights.h5'}", "--backbone=resnet18",
                   f"--image_size={SIZE}", f"--export_dir={tmp_path / 'exported'}", "--version=7",
-                  "--noverify")
+                  "--noverify", f"--anchors={tmp_path / 'anchors.json'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert os.listdir(tmp_path / "exported") == ["7"]
+    info = json.loads((tmp_path / "exported" / "7" / "assets.extra" / "ct_keras_export.json").read_text())
+    assert info["anchors"]["parts"] == anchors["parts"] and info["anchors"]["semseg"] == paper_anchors()["semseg"]
 
 
 DEMO_WITHOUT_TENSORFLOW = f"""

@@ -6,6 +6,7 @@ import pytest
 
 from ct_keras.models import CompositeTaskingNet, SingleTaskNet, load_model_dir, save_model_description
 from ct_keras.models.model_dir import checkpoint_path
+from tests.helpers import rotated_anchors
 
 
 def _inputs(n=1, size=64):
@@ -23,6 +24,16 @@ def test_model_dir_round_trip(tmp_path):
     assert isinstance(loaded, CompositeTaskingNet) and loaded.embedding_dim == 32
     x = _inputs()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_model_dir_keeps_the_anchors(tmp_path):
+    anchors = rotated_anchors()
+    model = SingleTaskNet(task="semseg", backbone="resnet18", image_size=64, anchors=anchors)
+    save_model_description(model, str(tmp_path))
+    assert json.loads((tmp_path / "model.json").read_text())["config"]["anchors"] == anchors
+    os.makedirs(tmp_path / "checkpoints")
+    model.save_weights(checkpoint_path(str(tmp_path), "best"))
+    assert load_model_dir(str(tmp_path)).anchors == anchors
 
 
 def test_model_dir_stn_keeps_its_task(tmp_path):

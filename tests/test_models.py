@@ -1,8 +1,12 @@
+import json
+
 import keras
 import numpy as np
 import pytest
 
+from ct_keras import tasks
 from ct_keras.models import CompositeTaskingNet, MultiHeadNet, MultiNet, SingleTaskNet
+from tests.helpers import rotated_anchors
 
 SIZE = 64
 TINY = {"backbone": "resnet18", "image_size": SIZE}
@@ -49,6 +53,41 @@ def test_keras_file_round_trip(ctn, tmp_path):
     assert restored.task == 2
     np.testing.assert_allclose(restored.predict(x["image"], verbose=0), stn.predict(x["image"], verbose=0),
                                atol=1e-6)
+
+
+def test_anchors_are_part_of_every_models_config(ctn, tmp_path):
+    assert ctn.anchors == tasks.paper_anchors()  # None → the paper's Tables 5, 6, recorded
+    assert ctn.get_config()["anchors"] == tasks.paper_anchors()
+    anchors = rotated_anchors()
+    models = [CompositeTaskingNet(**TINY, anchors=anchors),
+              SingleTaskNet(task="parts", **TINY, anchors=anchors),
+              MultiHeadNet(**TINY, num_tasks=2, anchors=anchors),
+              MultiNet(**TINY, num_tasks=2, anchors=anchors)]
+    for model in models:
+        config = model.get_config()
+        assert config["anchors"] == anchors and json.loads(json.dumps(config)) == config
+        assert type(model).from_config(config).anchors == anchors
+        np.testing.assert_array_equal(model.anchor_matrix(tasks.PARTS), tasks.anchor_matrix(tasks.PARTS, anchors))
+        assert not np.array_equal(model.anchor_matrix(tasks.SEMSEG), tasks.anchor_matrix(tasks.SEMSEG))
+    model = models[0]
+    copy = model.anchors
+    copy["parts"]["head"] = [1, 1, 1]  # a copy: the model's own anchors cannot be changed by accident
+    assert model.anchors == anchors
+    model.save(str(tmp_path / "ctn.keras"))
+    assert keras.saving.load_model(str(tmp_path / "ctn.keras")).anchors == anchors
+
+
+@pytest.mark.parametrize("anchors, message", [
+    ({"parts": {"background": [0, 0, 0]}}, r"parts anchors are missing for classes \['head'"),
+    ({"semseg": {**tasks.SEMSEG_ANCHORS, "cat": (0, 0, 300)}}, r"semseg class 'cat'.*0..255"),
+    ({"semseg": {**tasks.SEMSEG_ANCHORS, "cat": (0, 64)}}, r"semseg class 'cat': an anchor is 3 numbers"),
+    ("paper", r"must be a dict"),
+])
+def test_bad_anchors_fail_before_the_model_is_built(anchors, message):
+    for cls, kwargs in ((CompositeTaskingNet, {}), (SingleTaskNet, {"task": "semseg"}),
+                        (MultiHeadNet, {}), (MultiNet, {})):
+        with pytest.raises(ValueError, match=message):
+            cls(**TINY, **kwargs, anchors=anchors)
 
 
 def test_weights_file_round_trip(ctn, tmp_path):

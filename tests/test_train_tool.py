@@ -44,6 +44,7 @@ def data_dir(tmp_path_factory):
     (["--synthetic=8,2", "--synthetic_variant=hard"], "--synthetic_variant: must be one of ['easy', 'voc']"),
     (["--synthetic_variant=easy"], "--synthetic_variant: only applies with --synthetic"),
     (["--deterministic", "--jit_compile"], "--jit_compile: cannot be combined with --deterministic"),
+    (["--anchors=no_such_anchors.json"], "--anchors: Anchors file no_such_anchors.json does not exist"),
 ])
 def test_bad_flags_fail_before_any_work(tmp_path, data_dir, args, message):
     model_dir = tmp_path / "run"

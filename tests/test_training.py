@@ -234,3 +234,75 @@ def test_init_weights_of_another_model_is_a_clear_error(tmp_path):
     net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
     with pytest.raises(ValueError, match="--init_weights: .*other.weights.h5 does not fit"):
         _load_init_weights(net, path)
+
+
+def test_a_single_task_net_learns_and_is_scored_on_its_palette_region_only():
+    """An STN trained under R1r or R2 sees its task's labels where the palette asks for it."""
+    from ct_keras.losses import CompositeLoss
+    from ct_keras.models import SingleTaskNet
+    from ct_keras.tasks import NORMALS
+
+    net = SingleTaskNet(task="normals", backbone="resnet18", image_size=SIZE)
+    trainer = CompositeTaskingTrainer(net)
+    trainer.compile(run_eagerly=True)
+    inputs, targets = _batch()
+    raw = net(inputs["image"])
+    loss = CompositeLoss(tasks=[NORMALS])
+    region = loss.task_loss(NORMALS, raw, targets["normals"], inputs["palette"] == NORMALS)
+    everywhere = loss.task_loss(NORMALS, raw, targets["normals"])
+    assert abs(float(region) - float(everywhere)) > 1e-4  # the region matters for this batch
+    logs = trainer.test_step((inputs, targets))
+    np.testing.assert_allclose(float(logs["normals_loss"]), float(region), rtol=1e-5)
+    trainer.reset_metrics()
+    logs = trainer.test_step(({"image": inputs["image"]}, targets))  # no palette: every pixel
+    np.testing.assert_allclose(float(logs["normals_loss"]), float(everywhere), rtol=1e-5)
+
+
+def test_the_training_rule_defaults_to_the_models_usual_one():
+    from ct_keras.training.run import TrainConfig
+
+    assert TrainConfig("m", "d", model="stn", task="parts").training_rule == "s"
+    assert TrainConfig("m", "d", model="stn", task="parts", rule="r2").training_rule == "r2"
+    assert TrainConfig("m", "d").training_rule == "r1r"
+    with pytest.raises(ValueError, match="--rule: must be one of"):
+        TrainConfig("m", "d", rule="r9").check()
+
+
+def test_trainer_and_pictures_use_the_nets_anchors(tmp_path):
+    import tensorflow as tf
+
+    from ct_keras import tasks
+    from ct_keras.losses import CompositeLoss, anchor_focal_loss
+    from ct_keras.metrics import task_metrics
+    from ct_keras.training.pictures import CompositePictures, composite_picture
+
+    # Another set of colours (a permutation of the paper's would draw the same picture).
+    anchors = {task: {n: [min(255, v + 40) for v in a] for n, a in table.items()}
+               for task, table in tasks.paper_anchors().items()}
+    net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32, anchors=anchors)
+    with pytest.raises(ValueError, match="loss's class anchors differ from the net's"):
+        CompositeTaskingTrainer(net, loss=CompositeLoss())
+    trainer = CompositeTaskingTrainer(net, metrics=task_metrics([tasks.SEMSEG]))
+    trainer.compile(run_eagerly=True)
+    inputs, targets = _batch()
+    logs = trainer.evaluate(inputs, targets, batch_size=2, verbose=0, return_dict=True)
+    raw = net(inputs, training=False).numpy()
+    region = inputs["palette"] == tasks.SEMSEG
+    explicit = float(anchor_focal_loss(raw, targets["semseg"], tasks.anchor_matrix(0, anchors), region))
+    np.testing.assert_allclose(logs["semseg_loss"], explicit, rtol=1e-5)
+    (miou,) = task_metrics([tasks.SEMSEG])
+    miou.update_state(targets["semseg"], tasks.decode(raw, 0, anchors), sample_weight=region.astype("float32"))
+    np.testing.assert_allclose(logs["semseg_miou"], float(miou.result()["semseg_miou"]), atol=1e-4)
+
+    # The TensorBoard picture is drawn with the net's anchors.
+    callback = CompositePictures(inputs, str(tmp_path), max_images=1)
+    callback.set_model(trainer)
+    callback.on_epoch_end(0)
+    (event,) = [e for f in os.listdir(tmp_path / "pictures")
+                for e in tf.compat.v1.train.summary_iterator(str(tmp_path / "pictures" / f))
+                if e.summary.value]
+    picture = tf.io.decode_png(tf.make_ndarray(event.summary.value[0].tensor)[2]).numpy()
+    one = {k: v[:1] for k, v in inputs.items()}
+    raw = net.predict_on_batch(one)
+    np.testing.assert_array_equal(picture, composite_picture(one["image"], one["palette"], raw, anchors)[0])
+    assert not np.array_equal(picture, composite_picture(one["image"], one["palette"], raw, None)[0])

@@ -1,8 +1,43 @@
-"""What every command-line tool shares: user errors end in one line, not a traceback."""
+"""What every command-line tool shares: user errors end in one line, not a traceback, and
+TensorFlow starts without the notes it prints on every CPU machine."""
 
+import os
+import re
 import sys
+import tempfile
 
 from absl import app
+
+# TensorFlow 2.21 logs these through absl before its logging is initialised, so
+# TF_CPP_MIN_LOG_LEVEL does not reach them: the absl notice itself, oneDNN being on (our
+# default, see DESIGN §7) and "no CUDA driver" on a machine without GPU.
+_START_UP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"
+    r"|^I\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers"
+)
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up notes (`_START_UP_NOISE`) filtered out of
+    stderr; everything else it prints there (and any import error) still comes through."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(l for l in lines if not _START_UP_NOISE.search(l)))
+            sys.stderr.flush()
 
 
 def _user_error(e):
@@ -15,10 +50,15 @@ def _user_error(e):
     return None
 
 
-def run(main):
-    """`absl.app.run(main)`, with the errors a user can cause reported as `error: …`."""
+def run(main, tensorflow=True):
+    """`absl.app.run(main)`, with the errors a user can cause reported as `error: …`.
+
+    `tensorflow`: import TensorFlow quietly once the flags are parsed (tools that never
+    touch it, like the TFLite demo and the serving client, pass False)."""
     def checked_main(argv):
         try:
+            if tensorflow:
+                import_tensorflow_quietly()
             return main(argv)
         except Exception as e:  # noqa: BLE001 — anything else keeps its traceback
             message = _user_error(e)

@@ -16,8 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from _cli import run  # noqa: E402
+from _cli import import_tensorflow_quietly, run  # noqa: E402
 
+import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.dataset import make_dataset  # noqa: E402
 
 flags.DEFINE_string("data_dir", None, "Raw PASCAL-MT folder or TFRecord folder.")

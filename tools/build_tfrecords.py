@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
-from _cli import run  # noqa: E402
+from _cli import import_tensorflow_quietly, run  # noqa: E402
 
+import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.tfrecords import build_tfrecords  # noqa: E402
 
 flags.DEFINE_string("data_dir", None, "Raw PASCAL-MT folder; the layout is detected.")

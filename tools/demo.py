@@ -80,7 +80,7 @@ def main(argv):
         raw = net.predict(inputs, verbose=0)
         rows = [np.concatenate([inputs["image"][i].astype(np.uint8),
                                 tasks.colourise_palette(inputs["palette"][i]),
-                                tasks.colourise(raw[i], inputs["palette"][i])], axis=1)
+                                tasks.colourise(raw[i], inputs["palette"][i], net.anchors)], axis=1)
                 for i in range(len(raw))]
         path = os.path.join(FLAGS.out, f"composite_{rule}.png")
         Image.fromarray(np.concatenate(rows, axis=0)).save(path)

@@ -1,6 +1,6 @@
 """Evaluates a trained model on the PASCAL-MT validation split under a Task Palette rule.
 
-    python tools/evaluate.py --model_dir=runs/r2_ctn --rule=s [--baseline=runs/stn/metrics.json]
+    python tools/evaluate.py --model_dir=runs/r2_ctn --rule=s [--baseline=runs/stn_semseg,runs/stn_parts,…]
 
 Prints the paper's table row (Edge odsF, SemSeg mIoU, Parts mIoU, Normals mean angle,
 Saliency max-IoU) and Δm against --baseline; writes the metrics as JSON (default
@@ -21,7 +21,8 @@ flags.DEFINE_string("model_dir", None, "A folder written by tools/train.py.")
 flags.DEFINE_string("checkpoint", "best", "best|last.")
 flags.DEFINE_string("data_dir", None, "PASCAL-MT; default: the --data_dir the model was trained on.")
 flags.DEFINE_string("rule", "s", "s (each task over the whole image) | r1r | rrnd | r2 | r3.")
-flags.DEFINE_string("baseline", None, "metrics.json of a baseline (e.g. the STNs) for Δm.")
+flags.DEFINE_list("baseline", [], "Baseline for Δm: metrics.json files or folders (e.g. the five "
+                "STN runs, merged), comma-separated.")
 flags.DEFINE_integer("batch_size", 10, "Batch size.")
 flags.DEFINE_integer("seed", 0, "Seed of the validation palettes (R1r, Rrnd).")
 flags.DEFINE_integer("edge_thresholds", 99, "Thresholds of the edges odsF (99 = the paper's protocol).")
@@ -38,12 +39,11 @@ def main(argv):
     from ct_keras.models import load_model_dir
     from ct_keras.models.model_dir import read_flag
     from ct_keras.training.evaluation import evaluate_net, summary, write_metrics
-    from ct_keras.training.run import read_metrics
+    from ct_keras.reproduce.report import read_baseline
 
     if FLAGS.rule not in RULES:
         raise ValueError(f"--rule: must be one of {RULES}, not {FLAGS.rule!r}")
-    if FLAGS.baseline and not os.path.isfile(FLAGS.baseline):
-        raise FileNotFoundError(f"--baseline: {FLAGS.baseline} does not exist")
+    baseline = read_baseline(FLAGS.baseline) if FLAGS.baseline else None
     data_dir = FLAGS.data_dir or read_flag(FLAGS.model_dir, "data_dir")
     detect_layout(data_dir)
     net = load_model_dir(FLAGS.model_dir, FLAGS.checkpoint)
@@ -51,7 +51,6 @@ def main(argv):
                            batch_size=FLAGS.batch_size, seed=FLAGS.seed,
                            edge_thresholds=FLAGS.edge_thresholds, steps=FLAGS.steps or None,
                            verbose=1)
-    baseline = read_metrics(FLAGS.baseline) if FLAGS.baseline else None
     print(summary(metrics, baseline))
     default = "metrics.json" if FLAGS.rule == "s" else f"metrics_{FLAGS.rule}.json"
     output = FLAGS.output or os.path.join(FLAGS.model_dir, default)

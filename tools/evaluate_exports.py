@@ -128,7 +128,8 @@ def main(argv):
         for inputs, targets in ds:
             image, palette = inputs["image"].numpy(), inputs["palette"].numpy()
             label = targets[name].numpy()[0]
-            reference = tasks.decode(model({"image": image, "palette": palette}, training=False).numpy()[0], task)
+            raw = model({"image": image, "palette": palette}, training=False).numpy()[0]
+            reference = tasks.decode(raw, task, model.anchors)
             scores["Keras fp32"].add(task, reference, label, reference)
             for runner_name, runner in runners.items():
                 value = runner(image=image, palette=palette)[name][0]

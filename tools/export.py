@@ -31,6 +31,9 @@ flags.DEFINE_enum("model", "ctn", ["ctn", "mhn", "mn"], "With --weights: the mod
 flags.DEFINE_enum("backbone", "resnet34", ["resnet18", "resnet34", "resnet50", "resnet101"],
                   "With --weights: the encoder depth.")
 flags.DEFINE_integer("image_size", 256, "With --weights: the input size (a multiple of 32).")
+flags.DEFINE_string("anchors", "paper", "With --weights: the class anchors the weights were trained "
+                    "with, as tools/train.py --anchors (paper, a JSON file or colour map files; a "
+                    "checkpoint of the authors' code: their colourmap_seg21.txt,colourmap_parts7.txt).")
 flags.DEFINE_string("export_dir", "exported/ctn", "Base folder of the versions (TF Serving's model_base_path).")
 flags.DEFINE_integer("version", None, "Version number; default one more than the highest present.")
 flags.DEFINE_list("tflite", [], "TFLite files to make: any of fp32, fp16, dynamic_int8, int8.")
@@ -53,6 +56,8 @@ def _load_model():
     if bool(FLAGS.model_dir) == bool(FLAGS.weights):
         raise app.UsageError("Give exactly one of --model_dir and --weights")
     if FLAGS.model_dir:
+        if FLAGS["anchors"].present:
+            raise app.UsageError("--anchors is for --weights: a --model_dir's model.json has its anchors")
         return load_model_dir(FLAGS.model_dir, FLAGS.checkpoint)
     if not FLAGS.weights.endswith(".weights.h5"):
         raise ValueError(f"--weights must be a .weights.h5 file. Received {FLAGS.weights!r}")
@@ -60,8 +65,14 @@ def _load_model():
         raise FileNotFoundError(f"--weights file {FLAGS.weights} does not exist")
     import keras
 
+    from ct_keras.tasks import read_anchors
+
+    try:
+        anchors = read_anchors(FLAGS.anchors)
+    except (ValueError, FileNotFoundError) as e:
+        raise ValueError(f"--anchors: {e}") from None
     keras.config.set_dtype_policy("float32")
-    model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size)
+    model = MODELS[FLAGS.model](backbone=FLAGS.backbone, image_size=FLAGS.image_size, anchors=anchors)
     try:
         model.load_weights(FLAGS.weights)
     except ValueError as e:
@@ -166,7 +177,7 @@ def main(argv):
         outputs = served(image=tf.constant(image[None].astype(np.float32)),
                          palette=tf.constant(palette[None]))
         outputs = {k: v.numpy()[0] for k, v in outputs.items()}
-        out = save_png(demo_strip(image, palette, outputs),
+        out = save_png(demo_strip(image, palette, outputs, model.anchors),
                        os.path.join(FLAGS.export_dir, "samples", f"{version}.png"))
         print(f"Sample prediction: {out}")
 

@@ -11,8 +11,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
-from _cli import run  # noqa: E402
+from _cli import import_tensorflow_quietly, run  # noqa: E402
 
+import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.synthetic import VARIANTS, generate_pascal_mt  # noqa: E402
 
 flags.DEFINE_string("out", None, "Output folder.")

@@ -92,9 +92,12 @@ def main(argv):
     if missing:
         raise ValueError(f"The server's answer lacks outputs {missing}: is it a tools/export.py model?")
     outputs = {k: np.asarray(v)[0] for k, v in outputs.items()}
-    out = save_png(demo_strip(image, palette, outputs), FLAGS.out)
+    anchors = None  # the paper's colours, unless --export_dir tells the export's anchors
+    if FLAGS.export_dir:
+        anchors = user_inputs.read_export_info(FLAGS.export_dir).get("anchors")
+    out = save_png(demo_strip(image, palette, outputs, anchors), FLAGS.out)
     print(f"{FLAGS.signature} answered {sorted(outputs)}; wrote {out}")
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, tensorflow=False)

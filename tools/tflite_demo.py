@@ -6,7 +6,9 @@
 --palette: a task name or id (semseg, parts, edges, saliency, normals) for the whole
 image; quadrants[:T1,T2,T3,T4]; halves[:T1,T2]; or a .png / .npy file of task ids.
 Writes image | Task Palette | composite prediction side by side. TFLite has no asserts,
-so the image size and the palette ids are checked here before the model runs.
+so the image size and the palette ids are checked here before the model runs. Class
+maps are drawn in the export's anchor colours (its ct_keras_export.json, next to the
+.tflite file; the paper's when that file is absent).
 """
 
 import os
@@ -75,12 +77,15 @@ def main(argv):
         outputs = runner(image=image[None].astype(np.float32), palette=palette[None].astype(np.int32))
         times.append(time.perf_counter() - start)
     outputs = {k: v[0] for k, v in outputs.items()}
-    out = save_png(demo_strip(image, palette, outputs), FLAGS.out)
+    info = user_inputs.read_tflite_info(FLAGS.model)
+    anchors = info.get("anchors") if info else None
+    out = save_png(demo_strip(image, palette, outputs, anchors), FLAGS.out)
     counts = np.bincount(palette.ravel(), minlength=NUM_TASKS)
     tasks = ", ".join(f"{name} {c / counts.sum():.0%}" for name, c in zip(TASK_NAMES, counts) if c)
     print(f"{os.path.basename(FLAGS.model)} ({image_hw[0]}x{image_hw[1]}): {tasks}; "
-          f"{np.median(times) * 1e3:.0f} ms per image; wrote {out}")
+          f"{np.median(times) * 1e3:.0f} ms per image; wrote {out}"
+          + ("" if info else f" (no {user_inputs.TFLITE_INFO} beside it: the paper's class colours)"))
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, tensorflow=False)

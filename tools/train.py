@@ -25,12 +25,17 @@ f.DEFINE_string("synthetic", "", "'TRAIN,VAL': generate a synthetic PASCAL-MT of
                 "at --data_dir if it does not exist.")
 f.DEFINE_string("synthetic_variant", "voc", "What --synthetic scenes hold: voc (all 20 classes) or easy "
                 "(5 classes, larger objects: the demo's).")
-f.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn", "mn"], "CompositeTasking net or a baseline.")
+f.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn", "mn", "palette"], "CompositeTasking net, a "
+              "baseline, or the palette network (image → Task Palette of --rule=r2/r3, paper §6.2).")
 f.DEFINE_string("task", "", "Task of --model=stn, or the one task of --rule=s (default: drawn per image).")
 f.DEFINE_string("backbone", "resnet34", "resnet18|34|50|101.")
 f.DEFINE_integer("image_size", 256, "Training/evaluation size (a multiple of 32).")
 f.DEFINE_list("model_options", [], "Ablation knobs as key=value, e.g. embedding_dim=64,mlp_depth=3.")
-f.DEFINE_string("rule", "r1r", "Task Palette rule: s|r1r|rrnd|r2|r3.")
+f.DEFINE_string("anchors", "paper", "Class anchors: paper (supplementary Tables 5, 6); a JSON file "
+                "{\"semseg\": {class: [r, g, b]}, \"parts\": {...}}; or the reference's colour maps "
+                "colourmap_seg21.txt,colourmap_parts7.txt. Recorded in model.json.")
+f.DEFINE_string("rule", "", "Task Palette rule of the training labels: s|r1r|rrnd|r2|r3 "
+                "(default s for --model=stn, r1r for the others; an STN learns its task's region).")
 f.DEFINE_integer("batch_size", 10, "Global batch size.")
 f.DEFINE_integer("epochs", 100, "Epochs.")
 f.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training split.")
@@ -126,8 +131,9 @@ def main(argv):
     write_flags(config.model_dir, flag_lines())
     metrics = train(config)
     from ct_keras.training.evaluation import summary
+    from ct_keras.training.palette_training import palette_summary
 
-    print(summary(metrics))
+    print(palette_summary(metrics) if config.model == "palette" else summary(metrics))
     print(f"Wrote {os.path.join(config.model_dir, 'metrics.json')}")
 
 

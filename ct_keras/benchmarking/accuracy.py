@@ -20,8 +20,9 @@ def _metrics():
         raise paths.Unavailable("needs ct_keras.metrics (the metrics work, not merged yet)") from None
 
 
-def evaluate(composite, data_dir, image_size, batch_size, metrics, limit=None):
-    """`{task: {metric: value}}` of one path over the validation split, rule S."""
+def evaluate(composite, data_dir, image_size, batch_size, metrics, limit=None, anchors=None):
+    """`{task: {metric: value}}` of one path over the validation split, rule S; class maps
+    decoded with `anchors` (the model's, from its model.json)."""
     from ct_keras.data.dataset import make_dataset
     from ct_keras.decoding import decode_tensor
 
@@ -34,7 +35,7 @@ def evaluate(composite, data_dir, image_size, batch_size, metrics, limit=None):
             if limit is not None and i >= limit:
                 break
             raw = composite(inputs["image"].numpy(), inputs["palette"].numpy())
-            metric.update_state(targets[TASK_NAMES[task]], decode_tensor(raw, task),
+            metric.update_state(targets[TASK_NAMES[task]], decode_tensor(raw, task, anchors),
                                 sample_weight=inputs["palette"] == task)
         out[TASK_NAMES[task]] = {k: float(v) for k, v in metric.result().items()}
     return out
@@ -56,7 +57,8 @@ def compare(case):
     results = {}
     for name in ["keras"] + [p for p in case["accuracy_paths"] if p != "keras"]:
         composite, _ = table[name][0](kind, spec)
-        results[name] = evaluate(composite, case["data_dir"], config["image_size"], 1, metrics)
+        results[name] = evaluate(composite, case["data_dir"], config["image_size"], 1, metrics,
+                                 anchors=config.get("anchors"))
     drops = {}
     for name, by_task in results.items():
         worst = 0.0

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ct_keras import deploy
-from ct_keras.benchmarking.paths import Unavailable
+from ct_keras.benchmarking.unavailable import Unavailable
 from ct_keras.tasks import NUM_TASKS
 
 

@@ -16,6 +16,17 @@ def _cpuinfo(key):
     return platform.processor() or "unknown"
 
 
+def cpu_flags(wanted=("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")):
+    """Which of the `wanted` instruction-set flags this CPU has (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next(l for l in f if l.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    have = set(line.split(":", 1)[1].split())
+    return [w for w in wanted if w in have]
+
+
 def _memory_gib():
     try:
         with open("/proc/meminfo") as f:
@@ -32,8 +43,6 @@ def _version(package):
 
 
 def describe():
-    from ct_keras.benchmarking.paths import cpu_flags
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": _cpuinfo("model name"),

@@ -96,7 +96,7 @@ def main(argv):
     if case["case"] == "reference":
         import torch  # noqa: F401 — before `configure`, so that torch gets the same threads
     from ct_keras.benchmarking import memory, threads
-    from ct_keras.benchmarking.paths import Unavailable  # imports TensorFlow
+    from ct_keras.benchmarking.unavailable import Unavailable
 
     # Load average before and after: this machine may be shared, and it says how much.
     out = {"threads": threads.configure(case["threads"]), "baseline_rss_mib": memory.current_rss_mib(),

@@ -7,7 +7,8 @@ from ct_keras.data import palettes
 from ct_keras.data.augment import augment as augment_example
 from ct_keras.data.errors import BadSampleError
 from ct_keras.data.example import resize_sample, to_inputs_and_targets
-from ct_keras.data.pascal_mt import SAMPLE_KEYS, detect_layout, open_pascal_mt
+from ct_keras.data.layout import detect_layout, open_pascal_mt
+from ct_keras.data.pascal_mt import SAMPLE_KEYS
 from ct_keras.data.tfrecords import parse_sample, tfrecord_files
 
 AUTOTUNE = tf.data.AUTOTUNE

@@ -1,4 +1,4 @@
-"""PASCAL-MT on disk: the reader interface both packagings share, and layout detection.
+"""PASCAL-MT on disk: the reader interface both packagings share (`layout` picks one).
 
 A reader turns one image id into a *sample*: numpy arrays at the image's own
 resolution, in the compact form that `ct_keras.data.example` turns into training
@@ -153,35 +153,3 @@ class PascalMTReader:
                 if not self.skip_bad_samples:
                     raise
                 self.skipped.skip(e)
-
-
-def detect_layout(data_dir):
-    """`"astmt"`, `"zip"` (the reference's PASCAL_MT.zip) or `"tfrecord"` (ours)."""
-    from ct_keras.data.tfrecords import is_tfrecord_dir  # tfrecords imports this module
-
-    data_dir = str(data_dir)
-    if not os.path.isdir(data_dir):
-        raise BadSampleError(data_dir, "Data folder not found")
-    if is_tfrecord_dir(data_dir):
-        return "tfrecord"
-    if os.path.isdir(os.path.join(data_dir, "semantic_segmentation")):
-        return "zip"
-    if os.path.isdir(os.path.join(data_dir, "semseg")):
-        return "astmt"
-    raise BadSampleError(
-        data_dir,
-        "Cannot tell the layout: expected `semseg/` (ASTMT PASCAL_MT), "
-        "`semantic_segmentation/` (the reference's PASCAL_MT.zip) or ct_keras TFRecords in",
-    )
-
-
-def open_pascal_mt(data_dir, split, skip_bad_samples=False):
-    """The reader for the packaging found in `data_dir`."""
-    from ct_keras.data.astmt_layout import AstmtReader
-    from ct_keras.data.zip_layout import ZipLayoutReader
-
-    layout = detect_layout(data_dir)
-    readers = {"astmt": AstmtReader, "zip": ZipLayoutReader}
-    if layout not in readers:
-        raise BadSampleError(data_dir, f"Expected a raw PASCAL-MT folder. Received a {layout} folder")
-    return readers[layout](data_dir, split, skip_bad_samples=skip_bad_samples)

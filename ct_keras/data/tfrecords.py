@@ -21,16 +21,13 @@ import cv2
 
 from ct_keras.data.errors import BadSampleError
 from ct_keras.data.example import resize_sample
-from ct_keras.data.pascal_mt import SAMPLE_KEYS, open_pascal_mt
+from ct_keras.data.layout import TFRECORD_META_FILE, is_tfrecord_dir, open_pascal_mt
+from ct_keras.data.pascal_mt import SAMPLE_KEYS
 
-META_FILE = "ct_keras_tfrecords.json"
+META_FILE = TFRECORD_META_FILE
 FORMAT = "ct_keras.pascal_mt.tfrecords/1"
 EXAMPLES_PER_SHARD = 250
 _COLOUR_KEYS = ("image", "normals")
-
-
-def is_tfrecord_dir(path):
-    return os.path.isfile(os.path.join(path, META_FILE))
 
 
 def read_meta(path):

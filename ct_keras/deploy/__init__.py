@@ -21,6 +21,7 @@ _EXPORTS = {
     "export_saved_model": "saved_model",
     "next_version": "saved_model",
     "read_export_info": "user_inputs",
+    "read_tflite_info": "user_inputs",
     "QUANTIZATIONS": "tflite",
     "export_tflite": "tflite",
     "representative_inputs": "tflite",

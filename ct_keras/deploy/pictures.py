@@ -6,17 +6,19 @@ import numpy as np
 
 from ct_keras.tasks import (
     EDGES, NUM_CLASSES, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES,
-    colourise_palette, voc_colours,
+    class_colours, colourise_palette,
 )
 
 
-def composite_picture(outputs, palette):
+def composite_picture(outputs, palette, anchors=None):
     """RGB uint8 `[H, W, 3]` of one image's decoded outputs, each pixel drawn as its task.
 
     Args:
         outputs: `{"semseg": [H, W] int, "parts": …, "edges": [H, W] float,
             "saliency": …, "normals": [H, W, 3]}` of one image (an export's outputs).
         palette: `[H, W]` task ids.
+        anchors: the export's class anchors (its info's `"anchors"`): the colours of
+            class maps; `None` → the paper's.
     """
     palette = np.asarray(palette)
     picture = np.zeros(palette.shape + (3,), np.uint8)
@@ -26,8 +28,9 @@ def composite_picture(outputs, palette):
             continue
         value = np.asarray(outputs[TASK_NAMES[k]])
         if k in (SEMSEG, PARTS):
-            rgb = voc_colours(256)[np.clip(value, 0, 255).astype(np.int64)]
-            rgb[value >= NUM_CLASSES[k]] = 0
+            colours = np.zeros((256, 3), np.uint8)  # ids outside the classes (255) black
+            colours[:NUM_CLASSES[k]] = class_colours(k, anchors)
+            rgb = colours[np.clip(value, 0, 255).astype(np.int64)]
         elif k in (EDGES, SALIENCY):
             rgb = np.repeat((np.clip(value, 0, 1)[..., None] * 255).astype(np.uint8), 3, axis=-1)
         else:  # NORMALS
@@ -36,10 +39,10 @@ def composite_picture(outputs, palette):
     return picture
 
 
-def demo_strip(image, palette, outputs):
+def demo_strip(image, palette, outputs, anchors=None):
     """image | Task Palette | composite prediction, side by side (uint8)."""
     return np.concatenate([np.asarray(image, np.uint8), colourise_palette(palette),
-                           composite_picture(outputs, palette)], axis=1)
+                           composite_picture(outputs, palette, anchors)], axis=1)
 
 
 def save_png(picture, path):

@@ -28,16 +28,26 @@ def next_version(export_dir):
 
 
 def export_info(module, model):
-    """What a client needs to know about an export, stored in `assets.extra/` next to it."""
+    """What a client needs to know about an export, stored in `assets.extra/` next to it
+    (and next to `.tflite` files): its size, tasks, the class anchors it decodes with
+    (also the class colours of pictures) and the model's config."""
     height, width = module.image_hw
     return {
         "image_size": [height, width],
         "task_names": list(TASK_NAMES),
         "fill_values": {TASK_NAMES[k]: v for k, v in FILL_VALUES.items()},
         "fast_path": module.fast,
+        "anchors": module.anchors,
         "model": type(model).__name__,
         "config": {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")},
     }
+
+
+def write_export_info(path, module, model):
+    """Writes `export_info` as JSON at `path` (making its folder)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(export_info(module, model), f, indent=2)
 
 
 def save_module(module, path, batch_size=None):
@@ -82,10 +92,7 @@ def export_saved_model(model, export_dir, version=None, fast=True):
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         save_module(module, tmp)
-        info_path = os.path.join(tmp, EXPORT_INFO)
-        os.makedirs(os.path.dirname(info_path), exist_ok=True)
-        with open(info_path, "w") as f:
-            json.dump(export_info(module, model), f, indent=2)
+        write_export_info(os.path.join(tmp, EXPORT_INFO), module, model)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,23 +7,21 @@ every function is a TF graph over the module's variables.
 import tensorflow as tf
 
 from ct_keras.deploy.fast_path import FastCompositeTasking
-from ct_keras.tasks import (
-    EDGES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
+from ct_keras.tasks import (  # noqa: F401 (FILL_VALUES is re-exported)
+    EDGES, FILL_VALUES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
 )
 
-# The value of an output at pixels the palette gives to another task (as `tasks.decode_composite`).
-FILL_VALUES = {SEMSEG: 255, PARTS: 255, EDGES: -1.0, SALIENCY: -1.0, NORMALS: 0.0}
 
-
-def decode_tensor(raw, task):
+def decode_tensor(raw, task, anchors=None):
     """`tasks.decode` in TFLite-builtin TF ops (no Keras): raw `[..., C]` → task output.
 
-    semseg / parts: int32 class map (anchor nearest to sigmoid(o)); edges / saliency:
-    mean of the 3 sigmoids; normals: unit vectors.
+    semseg / parts: int32 class map (anchor nearest to sigmoid(o); `anchors`: the
+    model's, `None` → the paper's); edges / saliency: mean of the 3 sigmoids; normals:
+    unit vectors.
     """
     raw = tf.cast(raw[..., :3], tf.float32)
     if task in (SEMSEG, PARTS):
-        anchors = tf.constant(anchor_matrix(task))
+        anchors = tf.constant(anchor_matrix(task, anchors))
         p = tf.sigmoid(raw)
         # argmin ‖p − a‖² = argmin (‖a‖² − 2 p·a): the ‖p‖² term is common to all classes.
         distance = tf.reduce_sum(anchors * anchors, axis=-1) - 2.0 * tf.tensordot(p, anchors, [[-1], [1]])
@@ -36,11 +34,11 @@ def decode_tensor(raw, task):
     raise ValueError(f"`task` must be in [0, {NUM_TASKS}). Received {task}")
 
 
-def _masked_outputs(raw, palette):
+def _masked_outputs(raw, palette, anchors):
     """Every task decoded, each kept where `palette` asks for it, plus `raw`."""
     outputs = {}
     for k, name in enumerate(TASK_NAMES):
-        value = decode_tensor(raw, k)
+        value = decode_tensor(raw, k, anchors)
         mask = tf.equal(palette, k)
         if k == NORMALS:
             mask = mask[..., None]
@@ -69,6 +67,9 @@ class ServingModule(tf.Module):
     TFLite, which has neither `Assert` nor `EnsureShape`) the shapes are static and the
     caller must check (see `ct_keras.deploy.user_inputs`).
 
+    Class maps are decoded with the model's anchors (`model.anchors`), baked into the
+    graph as constants.
+
     Args:
         model: a `CompositeTaskingNet` (float32), or with `fast=False` any model taking
             `{"image", "palette"}` (CTN, MHN, MN).
@@ -92,6 +93,8 @@ class ServingModule(tf.Module):
             )
         self.fast = bool(fast)
         self.check_inputs = bool(check_inputs)
+        # A plain attribute (not tracked): only the graph's constants are exported.
+        object.__setattr__(self, "anchors", model.anchors)
         if self.fast:
             self.network = FastCompositeTasking(model)
         else:
@@ -169,7 +172,7 @@ class ServingModule(tf.Module):
     def composite(self, image, palette):
         image = self._check_image(tf.cast(image, tf.float32))
         palette = self._check_palette(tf.cast(palette, tf.int32), tf.shape(image)[0])
-        return _masked_outputs(self._raw_composite(image, palette), palette)
+        return _masked_outputs(self._raw_composite(image, palette), palette, self.anchors)
 
     def single_task(self, image, task):
         image = self._check_image(tf.cast(image, tf.float32))
@@ -183,7 +186,7 @@ class ServingModule(tf.Module):
         task = self._check_ids(task, "task")
         height, width = self.image_hw
         palette = tf.broadcast_to(task[:, None, None], [tf.shape(task)[0], height, width])
-        return _masked_outputs(self._raw_single_task(image, task), palette)
+        return _masked_outputs(self._raw_single_task(image, task), palette, self.anchors)
 
     def encoded_image(self, image_bytes, palette):
         return self.composite(self._decode_images(image_bytes), palette)
@@ -213,7 +216,7 @@ class ServingModule(tf.Module):
     def all_tasks(self, image):
         image = self._check_image(tf.cast(image, tf.float32))
         raw = self._raw_all_tasks(image)
-        outputs = {name: decode_tensor(raw[:, k], k) for k, name in enumerate(TASK_NAMES)}
+        outputs = {name: decode_tensor(raw[:, k], k, self.anchors) for k, name in enumerate(TASK_NAMES)}
         outputs["raw"] = raw
         return outputs
 

@@ -5,6 +5,8 @@ without the graph-side input checks (TFLite has neither `EnsureShape` nor `Asser
 builtins): the same network and the same `serving_default` signature (inputs `image`
 and `palette`; outputs `semseg`, `parts`, `edges`, `saliency`, `normals`, `raw`). The
 caller of a `.tflite` file checks its inputs (`ct_keras.deploy.user_inputs`).
+`export_tflite` writes the export's info (`TFLITE_INFO`: class anchors, config) next to
+the files.
 """
 
 import os
@@ -15,8 +17,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.deploy.saved_model import save_module
+from ct_keras.deploy.saved_model import save_module, write_export_info
 from ct_keras.deploy.serving_module import ServingModule
+from ct_keras.deploy.user_inputs import TFLITE_INFO
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic_int8", "int8")
 # fp32: the reference. fp16: float16 weights, float32 compute. dynamic_int8: int8
@@ -114,7 +117,8 @@ def convert(saved_model_dir, quantization="fp32", representative_dataset=None):
 
 def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representative_dataset=None,
                   prefix="model"):
-    """Writes `<out_dir>/<prefix>_<quantization>.tflite` for each quantization.
+    """Writes `<out_dir>/<prefix>_<quantization>.tflite` for each quantization, and
+    `<out_dir>/ct_keras_export.json` (`saved_model.export_info`: anchors, config).
 
     Args:
         model: the float32 model (as for `export_saved_model`).
@@ -141,6 +145,7 @@ def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representa
                 f.write(content)
             os.replace(path + ".tmp", path)
             paths[quantization] = path
+        write_export_info(os.path.join(out_dir, TFLITE_INFO), module, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return paths

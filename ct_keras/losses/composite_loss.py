@@ -5,7 +5,9 @@ from keras import ops
 from ct_keras.losses.anchor_focal import anchor_focal_loss
 from ct_keras.losses.binary import balanced_bce, weighted_bce
 from ct_keras.losses.cosine import cosine_loss, l1_normals_loss
-from ct_keras.tasks import EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix, task_id
+from ct_keras.tasks import (
+    EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix, check_anchors, task_id,
+)
 
 # The paper's task weights (DESIGN §3).
 LOSS_WEIGHTS = {"semseg": 3.0, "parts": 4.0, "edges": 50.0, "saliency": 8.0, "normals": 4.0}
@@ -23,8 +25,8 @@ class CompositeLoss:
         focal_gamma: γ of the anchor focal loss (paper Table 15 ablates 0–3).
         edges_positive_weight: weight of edge pixels in the edges BCE.
         normals_loss: `"cosine"` (the paper's) or `"l1"`.
-        anchors: `{"semseg": {...}, "parts": {...}}` anchor dicts (`tasks.SEMSEG_ANCHORS`
-            by default).
+        anchors: the network's class anchors (`net.anchors`, `{"semseg": {class: rgb},
+            "parts": …}`); `None` → the paper's.
         tasks: the task ids trained (others are skipped), default all five.
 
     Call: `loss(raw, palette, targets)` → `(total, {task name: loss})`, float32 scalars.
@@ -44,14 +46,14 @@ class CompositeLoss:
         self.focal_gamma = float(focal_gamma)
         self.edges_positive_weight = float(edges_positive_weight)
         self.normals_loss = normals_loss
-        anchors = anchors or {}
-        self.anchors = {k: anchor_matrix(k, anchors.get(TASK_NAMES[k])) for k in (SEMSEG, PARTS)}
+        self.anchors = check_anchors(anchors)
+        self.anchor_matrices = {k: anchor_matrix(k, self.anchors) for k in (SEMSEG, PARTS)}
         self.tasks = tuple(range(len(TASK_NAMES))) if tasks is None else tuple(task_id(t) for t in tasks)
 
     def task_loss(self, task, raw, target, mask=None):
         """The unweighted loss of one task."""
         if task in (SEMSEG, PARTS):
-            return anchor_focal_loss(raw, target, self.anchors[task], mask, self.focal_gamma)
+            return anchor_focal_loss(raw, target, self.anchor_matrices[task], mask, self.focal_gamma)
         if task == EDGES:
             return weighted_bce(raw, target, mask, self.edges_positive_weight)
         if task == SALIENCY:

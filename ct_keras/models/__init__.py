@@ -10,6 +10,7 @@ from ct_keras.models.model_dir import (
 )
 from ct_keras.models.multi_head_net import MultiHeadNet
 from ct_keras.models.multi_net import MultiNet
+from ct_keras.models.palette_net import PaletteNet
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.single_task_net import SingleTaskNet
 

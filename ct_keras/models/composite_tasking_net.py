@@ -6,7 +6,7 @@ from ct_keras.layers.task_representation import TaskRepresentation
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import HIDDEN_DIMS, unet_decoder
-from ct_keras.tasks import NUM_TASKS
+from ct_keras.tasks import NUM_TASKS, check_anchors
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")
@@ -32,6 +32,8 @@ class CompositeTaskingNet(TaskNet):
         skip_kernel_size, decoder_kernel_size: kernels on skips (1) and in the decoder
             (3; Table 10 ablates 1).
         output_channels: channels of the raw output (Table 13: 3/6/9).
+        anchors: class anchors `{"semseg": {class: [x1, x2, x3]}, "parts": {…}}` in 0..255
+            (paper eq. 5); `None` → the paper's Tables 5 and 6. Stored in the config.
 
     Example:
     >>> model = CompositeTaskingNet(backbone="resnet18", image_size=64)
@@ -42,8 +44,9 @@ class CompositeTaskingNet(TaskNet):
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS, code_length=20,
                  embedding_dim=128, mlp_depth=6, num_shared_convs=1, skip_kernel_size=1,
                  decoder_kernel_size=3, output_channels=3, pyramid_interpolation="bilinear",
-                 **kwargs):
+                 anchors=None, **kwargs):
         config = dict(locals())
+        config["anchors"] = check_anchors(anchors)
         image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
         encoder = ResNetBackbone(backbone, image_shape=image.shape[1:], name="encoder")

@@ -19,6 +19,7 @@ import keras
 from ct_keras.models.composite_tasking_net import CompositeTaskingNet
 from ct_keras.models.multi_head_net import MultiHeadNet
 from ct_keras.models.multi_net import MultiNet
+from ct_keras.models.palette_net import PaletteNet
 from ct_keras.models.single_task_net import SingleTaskNet
 
 MODELS = {
@@ -26,6 +27,7 @@ MODELS = {
     "stn": SingleTaskNet,
     "mhn": MultiHeadNet,
     "mn": MultiNet,
+    "palette": PaletteNet,
 }
 CHECKPOINTS = ("best", "last")
 

@@ -5,7 +5,7 @@ from ct_keras.layers.palette_select import PaletteSelect
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
-from ct_keras.tasks import NUM_TASKS, TASK_NAMES
+from ct_keras.tasks import NUM_TASKS, TASK_NAMES, check_anchors
 
 
 def task_prefix(k):
@@ -22,15 +22,17 @@ class MultiHeadNet(TaskNet):
 
     Args:
         backbone, image_size, num_tasks, skip_kernel_size, decoder_kernel_size,
-        output_channels: as `CompositeTaskingNet`.
+        output_channels, anchors: as `CompositeTaskingNet`.
 
     Example:
     >>> MultiHeadNet(backbone="resnet18", image_size=64, num_tasks=2)
     """
 
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS,
-                 skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, **kwargs):
+                 skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, anchors=None,
+                 **kwargs):
         config = dict(locals())
+        config["anchors"] = check_anchors(anchors)
         image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
         encoder = ResNetBackbone(backbone, image_shape=image.shape[1:], name="encoder")

@@ -6,7 +6,7 @@ from ct_keras.models.multi_head_net import task_prefix
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
-from ct_keras.tasks import NUM_TASKS
+from ct_keras.tasks import NUM_TASKS, check_anchors
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")
@@ -18,8 +18,10 @@ class MultiNet(TaskNet):
     """
 
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS,
-                 skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, **kwargs):
+                 skip_kernel_size=1, decoder_kernel_size=3, output_channels=3, anchors=None,
+                 **kwargs):
         config = dict(locals())
+        config["anchors"] = check_anchors(anchors)
         image, palette = model_inputs(image_size)
         x = ImageNormalization(name="image_normalization")(image)
         outputs = []

@@ -4,7 +4,7 @@ from ct_keras.layers.image_normalization import ImageNormalization
 from ct_keras.models.resnet_backbone import ResNetBackbone
 from ct_keras.models.task_net import TaskNet, model_inputs
 from ct_keras.models.unet_decoder import plain_block, unet_decoder
-from ct_keras.tasks import TASK_NAMES, task_id
+from ct_keras.tasks import TASK_NAMES, check_anchors, task_id
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")
@@ -19,7 +19,8 @@ class SingleTaskNet(TaskNet):
         task: the task it predicts, by id or name (`"semseg"`, `"parts"`, …).
         backbone: `"resnet18"`, `"resnet34"`, `"resnet50"` or `"resnet101"`.
         image_size: int or (H, W), multiples of 32.
-        skip_kernel_size, decoder_kernel_size, output_channels: as `CompositeTaskingNet`.
+        skip_kernel_size, decoder_kernel_size, output_channels, anchors: as
+            `CompositeTaskingNet` (anchors decode an STN of semseg or parts).
 
     Example:
     >>> SingleTaskNet(task="normals", backbone="resnet18", image_size=64)(np.zeros((1, 64, 64, 3))).shape
@@ -29,8 +30,9 @@ class SingleTaskNet(TaskNet):
     uses_palette = False
 
     def __init__(self, task=0, backbone="resnet34", image_size=256, skip_kernel_size=1,
-                 decoder_kernel_size=3, output_channels=3, **kwargs):
+                 decoder_kernel_size=3, output_channels=3, anchors=None, **kwargs):
         config = dict(locals())
+        config["anchors"] = check_anchors(anchors)
         task = config["task"] = task_id(task)
         image = model_inputs(image_size, with_palette=False)
         x = ImageNormalization(name="image_normalization")(image)

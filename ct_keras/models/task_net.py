@@ -1,8 +1,12 @@
-"""What every CompositeTasking model shares: static input sizes and input validation."""
+"""What every CompositeTasking model shares: static input sizes, input validation, class anchors."""
+
+import json
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from ct_keras.tasks import anchor_matrix, check_anchors
 
 
 def image_hw(image_size):
@@ -46,6 +50,9 @@ class TaskNet(keras.Model):
     palette id outside [0, num_tasks) is one whenever the palette is concrete (eager
     calls and `predict` on arrays). Inside a traced graph such ids embed to zero, as
     in the reference.
+
+    Every model carries the class anchors it is trained and decoded with (`anchors`,
+    a constructor argument stored in its config: `model.json`, `.keras`, exports).
     """
 
     uses_palette = True
@@ -54,9 +61,25 @@ class TaskNet(keras.Model):
         """Keeps the constructor arguments as attributes; `get_config` returns them."""
         config = {k: v for k, v in config.items() if k not in ("self", "kwargs", "__class__")}
         for key, value in config.items():
-            setattr(self, key, value)
+            if key == "anchors":  # kept as JSON: a plain value, never a tracked container
+                self._anchors_json = json.dumps(check_anchors(value), sort_keys=True)
+            else:
+                setattr(self, key, value)
         self._config_keys = tuple(config)
         self.image_hw = image_hw(self.image_size)
+
+    @property
+    def anchors(self):
+        """The class anchors: `{"semseg": {class: [x1, x2, x3]}, "parts": {…}}` in 0..255 (a copy).
+
+        Everything that trains, scores, decodes or draws this model's class maps reads them
+        here (`tasks.decode(raw, task, model.anchors)`, `CompositeLoss(anchors=…)`).
+        """
+        return json.loads(self._anchors_json)
+
+    def anchor_matrix(self, task):
+        """`[num_classes, 3]` float32 anchors of `task` in 0..1 (`tasks.anchor_matrix`)."""
+        return anchor_matrix(task, self.anchors)
 
     def get_config(self):
         config = {key: getattr(self, key) for key in self._config_keys}

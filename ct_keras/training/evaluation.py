@@ -30,7 +30,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=Fa
     fast = FastCompositeTasking(net)
     all_tasks = tf.function(fast.all_tasks, reduce_retracing=True, jit_compile=jit_compile is True)
     metrics = {m.task: m for m in task_metrics(edge_thresholds=edge_thresholds)}
-    loss = CompositeLoss()
+    loss = CompositeLoss(anchors=net.anchors)
     losses = {k: keras.metrics.Mean(name=f"{TASK_NAMES[k]}_loss") for k in metrics}
     progress = keras.utils.Progbar(steps, verbose=verbose, unit_name="batch") if verbose else None
     for step, (inputs, targets) in enumerate(dataset.take(steps) if steps else dataset):
@@ -41,7 +41,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=Fa
         for k, metric in metrics.items():
             raw, name = every[:, k], TASK_NAMES[k]
             losses[k].update_state(loss.task_loss(k, raw, targets[name]))
-            metric.update_state(targets[name], decode_tensor(raw, k), sample_weight=ones)
+            metric.update_state(targets[name], decode_tensor(raw, k, net.anchors), sample_weight=ones)
         if progress:
             progress.update(step + 1)
     out = {m.name: float(m.result()) for m in losses.values()}

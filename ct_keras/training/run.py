@@ -14,12 +14,14 @@ from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
-from ct_keras.tasks import TASK_NAMES
+from ct_keras.models.palette_net import PALETTE_RULES
+from ct_keras.tasks import TASK_NAMES, read_anchors
 from ct_keras.training.callbacks import (
     NetCheckpoint, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
 )
 from ct_keras.training.distribution import STRATEGIES, make_strategy
 from ct_keras.training.optimizer import MultiRateAdam
+from ct_keras.training.palette_training import evaluate_palette_net, palette_targets
 from ct_keras.training.pictures import CompositePictures
 from ct_keras.training.schedules import SCHEDULES, learning_rate
 from ct_keras.training.trainer import CompositeTaskingTrainer
@@ -38,7 +40,8 @@ class TrainConfig:
     backbone: str = "resnet34"
     image_size: int = 256
     model_options: dict = dataclasses.field(default_factory=dict)
-    rule: str = "r1r"
+    anchors: object = "paper"      # "paper", anchor/colour-map file(s) or a dict (`tasks.read_anchors`)
+    rule: str = ""                 # "" = s for an STN, r1r for the others
     batch_size: int = 10
     epochs: int = 100
     steps_per_epoch: int = 0       # 0 = one pass over the training split
@@ -71,6 +74,11 @@ class TrainConfig:
     overwrite: bool = False        # start afresh in a model_dir that holds a finished run
     verbose: int = 1
 
+    @property
+    def training_rule(self):
+        """The palette rule of the training split: `rule`, or the model's usual one."""
+        return self.rule or {"stn": "s", "palette": "r2"}.get(self.model, "r1r")
+
     def check(self):
         """Every bad value is a `ValueError` naming its flag, before any work is done."""
         def bad(flag, message):
@@ -84,8 +92,11 @@ class TrainConfig:
             bad("task", f"must be one of {TASK_NAMES}, not {self.task!r}")
         if self.model == "stn" and not self.task:
             bad("task", "the single-task net (--model=stn) needs its task")
+        if self.model == "palette" and self.training_rule not in PALETTE_RULES:
+            bad("rule", f"the palette network (--model=palette) learns a semantic rule, one of "
+                f"{PALETTE_RULES}, not {self.rule!r}")
         for flag in ("rule", "final_rule"):
-            if getattr(self, flag) not in RULES:
+            if getattr(self, flag) not in RULES and (flag, getattr(self, flag)) != ("rule", ""):
                 bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
         for flag, allowed in (("schedule", SCHEDULES), ("precision", PRECISIONS),
                               ("distribution_strategy", STRATEGIES), ("normals_loss", NORMALS_LOSSES)):
@@ -99,6 +110,12 @@ class TrainConfig:
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        if "anchors" in self.model_options:
+            bad("model_options", "give the class anchors with --anchors")
+        try:
+            read_anchors(self.anchors)
+        except (ValueError, FileNotFoundError) as e:
+            bad("anchors", str(e))
         if self.deterministic and self.jit_compile:
             bad("jit_compile", "cannot be combined with --deterministic (Keras turns XLA off "
                 "when op determinism is on)")
@@ -160,6 +177,10 @@ def write_flags(model_dir, flag_lines):
 
 def _net_kwargs(config):
     kwargs = dict(backbone=config.backbone, image_size=config.image_size, **config.model_options)
+    if config.model == "palette":  # no class maps: no anchors
+        kwargs["rule"] = config.training_rule
+        return kwargs
+    kwargs["anchors"] = read_anchors(config.anchors)
     if config.model == "stn":
         kwargs["task"] = config.task
     return kwargs
@@ -179,12 +200,12 @@ def _dataset(config, global_batch, split, step=0):
     """The training stream from global step `step` on (exactly what an uninterrupted run
     sees from there), or the validation split."""
     task = TASK_NAMES.index(config.task) if config.task else None
-    rule = "s" if config.model == "stn" else config.rule
     train = split == "train"
-    return make_dataset(config.data_dir, split, rule=rule, image_size=(config.image_size,) * 2,
-                        batch_size=global_batch, augment=config.augment and train, seed=config.seed,
-                        task=task, shuffle=train, repeat=train, drop_remainder=train,
-                        start=step * global_batch if train else 0)
+    ds = make_dataset(config.data_dir, split, rule=config.training_rule, image_size=(config.image_size,) * 2,
+                      batch_size=global_batch, augment=config.augment and train, seed=config.seed,
+                      task=task, shuffle=train, repeat=train, drop_remainder=train,
+                      start=step * global_batch if train else 0)
+    return palette_targets(ds) if config.model == "palette" else ds
 
 
 def _seed(config):
@@ -228,17 +249,21 @@ def train(config):
             load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
         if config.init_weights:
             _load_init_weights(net, config.init_weights)
-        loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
-                             normals_loss=config.normals_loss,
-                             tasks=(net.task,) if config.model == "stn" else None)
-        trainer = CompositeTaskingTrainer(net, loss=loss)
+        if config.model == "palette":  # a plain segmentation into the tasks (§6.2)
+            trainer, loss = net, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        else:
+            loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
+                                 normals_loss=config.normals_loss, anchors=net.anchors,
+                                 tasks=(net.task,) if config.model == "stn" else None)
+            trainer, loss = CompositeTaskingTrainer(net, loss=loss), None
         encoder_share = config.encoder_lr / config.decoder_lr
         optimizer = MultiRateAdam(
             learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor),
             rate_multipliers=[(net.encoder.trainable_variables, encoder_share)],
             l2=config.weight_decay,
         )
-        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                        **({"loss": loss} if loss is not None else {}))
     save_model_description(net, config.model_dir)
 
     # The same first batches at every validation (Keras would go on through a longer split).
@@ -256,13 +281,13 @@ def train(config):
     epoch, done = divmod(step, steps)
 
     callbacks = [
-        StopOnNonFiniteLoss(trainer.task_names),
+        StopOnNonFiniteLoss(getattr(trainer, "task_names", ())),
         *plateau,  # before the backup, which keeps its end-of-epoch state
         backup,
         NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
         keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
     ]
-    if config.log_pictures:
+    if config.log_pictures and config.model != "palette":
         batch = {k: v.numpy() for k, v in sample_inputs.items()}
         callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
 
@@ -281,10 +306,15 @@ def train(config):
 
     keras.mixed_precision.set_global_policy("float32")
     best = load_model_dir(config.model_dir, "best")
-    metrics = evaluate_net(best, config.data_dir, rule=config.final_rule, image_size=config.image_size,
-                           batch_size=config.batch_size, seed=config.seed,
-                           edge_thresholds=config.edge_thresholds,
-                           steps=config.validation_steps or None, verbose=config.verbose)
+    if config.model == "palette":  # evaluated under the rule it learned
+        metrics = evaluate_palette_net(best, config.data_dir, rule=config.training_rule,
+                                       image_size=config.image_size, batch_size=config.batch_size,
+                                       seed=config.seed, steps=config.validation_steps or None)
+    else:
+        metrics = evaluate_net(best, config.data_dir, rule=config.final_rule,
+                               image_size=config.image_size, batch_size=config.batch_size,
+                               seed=config.seed, edge_thresholds=config.edge_thresholds,
+                               steps=config.validation_steps or None, verbose=config.verbose)
     metrics["steps"] = int(trainer.optimizer.iterations.numpy())
     write_metrics(os.path.join(config.model_dir, "metrics.json"), metrics)
     shutil.rmtree(backup.backup_dir, ignore_errors=True)  # the run is complete

@@ -16,7 +16,8 @@ class CompositeTaskingTrainer(keras.Model):
     region), `optimizer.scale_loss` (loss scaling under mixed_float16), gradients,
     `optimizer.apply`. Logs the total `loss` and one `<task>_loss` per task.
     `test_step`: the same losses, plus every metric in `metrics` fed with the decoded
-    prediction where the palette asks for its task.
+    prediction where the palette asks for its task. Class maps are decoded with the
+    net's own anchors (`net.anchors`), which the loss must share.
 
     With `jit_compile`, XLA compiles the train step whole, but of the test step only the
     forward pass, the losses and the decoding: metric updates may run host code that XLA
@@ -27,18 +28,20 @@ class CompositeTaskingTrainer(keras.Model):
 
     Args:
         net: a `ct_keras.models` network (CTN, MHN, MN, or STN — an STN trains its task).
-        loss: a `CompositeLoss` (default: the paper's).
+        loss: a `CompositeLoss` built with `anchors=net.anchors` (default: the paper's
+            loss with the net's anchors).
         metrics: metric objects with a `task` attribute and
             `update_state(y_true, y_pred, sample_weight)` (`ct_keras.metrics`).
-        anchors: anchors used to decode class maps for the metrics.
     """
 
-    def __init__(self, net, loss=None, metrics=(), anchors=None, **kwargs):
+    def __init__(self, net, loss=None, metrics=(), **kwargs):
         super().__init__(**kwargs)
         self.net = net
         tasks = (net.task,) if not net.uses_palette else None
-        self.composite_loss = loss or CompositeLoss(tasks=tasks, anchors=anchors)
-        self.anchors = anchors or {}
+        self.composite_loss = loss or CompositeLoss(tasks=tasks, anchors=net.anchors)
+        if self.composite_loss.anchors != net.anchors:
+            raise ValueError("The loss's class anchors differ from the net's: build it with "
+                             "CompositeLoss(anchors=net.anchors)")
         self.task_names = [TASK_NAMES[k] for k in self.composite_loss.tasks]
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.task_loss_trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.task_names}
@@ -55,7 +58,10 @@ class CompositeTaskingTrainer(keras.Model):
         return self.net(inputs, training=training)
 
     def _palette(self, inputs):
-        return inputs["palette"] if self.net.uses_palette else None
+        # Where each task is supervised and scored. A single-task net ignores the palette as
+        # an input, but learns and is scored on its task's region only (the paper's "R1r
+        # STN" and the STN rows of Table 2); under rule S that region is the whole image.
+        return inputs.get("palette") if isinstance(inputs, dict) else None
 
     def _track(self, total, losses):
         self.loss_tracker.update_state(total)
@@ -102,8 +108,7 @@ class CompositeTaskingTrainer(keras.Model):
         total, losses = self.composite_loss(raw, self._palette(inputs), targets)
         predictions = []
         for metric in self.task_metrics:
-            name = TASK_NAMES[metric.task]
-            predictions.append(decode_tensor(raw, metric.task, self.anchors.get(name)))
+            predictions.append(decode_tensor(raw, metric.task, self.net.anchors))
         return total, losses, predictions
 
     def test_step(self, data):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from ct_keras.data.dataset import make_dataset
-from ct_keras.data.pascal_mt import open_pascal_mt
+from ct_keras.data.layout import open_pascal_mt
 from ct_keras.data.tfrecords import build_tfrecords
 
 

@@ -7,7 +7,8 @@ import scipy.io
 from ct_keras.data.pascal_context import (
     NORMALS_VALID_CONTEXT_IDS, VOC_TO_CONTEXT, normals_validity, read_label_map,
 )
-from ct_keras.data.pascal_mt import SAMPLE_KEYS, detect_layout, open_pascal_mt
+from ct_keras.data.layout import detect_layout, open_pascal_mt
+from ct_keras.data.pascal_mt import SAMPLE_KEYS
 from ct_keras.data.pascal_part import parts_from_mat
 from ct_keras.tasks import VOC_CLASSES
 

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import scipy.io
 
-from ct_keras.data.pascal_mt import open_pascal_mt
+from ct_keras.data.layout import open_pascal_mt
 import pytest
 
 from ct_keras.data.synthetic import VARIANTS, generate_pascal_mt, read_description, render_scene

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ct_keras.data.dataset import make_dataset
 from ct_keras.data.pascal_context import read_label_map
-from ct_keras.data.pascal_mt import detect_layout, open_pascal_mt
+from ct_keras.data.layout import detect_layout, open_pascal_mt
 from ct_keras.tasks import PART_CLASSES, REFERENCE_SEMSEG_ORDER, VOC_CLASSES
 
 # Distinct colours, one per row of the reference's colour map (rows in its class order).

@@ -1,0 +1,45 @@
+"""Task ids from users: a task by name or id, and a check that an array holds task ids."""
+
+import numpy as np
+
+from ct_keras.tasks import NUM_TASKS, TASK_IDS, TASK_NAMES
+
+TASK_LIST = ", ".join(f"{k} {name}" for k, name in enumerate(TASK_NAMES))
+
+
+def task_from_name(value):
+    """`"edges"` or `"2"` or `2` → 2; anything else is a `ValueError` listing the tasks."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        text = str(int(value))
+    else:
+        text = str(value).strip()
+    if text in TASK_IDS:
+        return TASK_IDS[text]
+    if text.lstrip("-").isdigit():
+        task = int(text)
+        if 0 <= task < NUM_TASKS:
+            return task
+    raise ValueError(
+        f"Unknown task {value!r}: use one of {list(TASK_NAMES)} or an id in [0, {NUM_TASKS})"
+    )
+
+
+def check_task_ids(palette, name="palette", num_tasks=NUM_TASKS):
+    """`palette` as int32 after checking that it holds integer ids in [0, num_tasks)."""
+    palette = np.asarray(palette)
+    if palette.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must hold integer task ids. Received dtype {palette.dtype}")
+    if palette.dtype.kind == "f" and not np.all(palette == np.round(palette)):
+        raise ValueError(f"`{name}` must hold integer task ids. Received fractional values")
+    if palette.size:
+        low, high = palette.min(), palette.max()
+        if low < 0 or high >= num_tasks:
+            bad = sorted({int(v) for v in np.unique(palette) if v < 0 or v >= num_tasks})[:5]
+            where = np.argwhere((palette < 0) | (palette >= num_tasks))[0]
+            at = f" (first at row {where[0]}, column {where[1]})" if len(where) == 2 else ""
+            raise ValueError(
+                f"`{name}` must hold task ids in [0, {num_tasks}) "
+                f"({', '.join(f'{k} {n}' for k, n in enumerate(TASK_NAMES[:num_tasks]))}). "
+                f"Received ids {bad}{at}"
+            )
+    return palette.astype(np.int32)
