@@ -115,14 +115,19 @@ def flag_lines():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from ct_keras.training.chief import is_chief
     from ct_keras.training.distribution import split_cpu
     from ct_keras.training.run import train, write_flags
 
     config = config_from_flags()
     config.check()  # every bad flag fails here, before any work
     split_cpu(FLAGS.cpu_devices)
-    write_flags(config.model_dir, flag_lines())
+    if is_chief(config.distribution_strategy):
+        write_flags(config.model_dir, flag_lines())
     metrics = train(config)
+    if metrics is None:
+        print("Done (a worker: the chief writes --model_dir and evaluates)")
+        return
     from ct_keras.training.evaluation import summary
 
     print(summary(metrics))

@@ -15,8 +15,9 @@ from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.tasks import TASK_NAMES
+from ct_keras.training import chief
 from ct_keras.training.callbacks import NetCheckpoint, ResumableBackup, StopOnNonFiniteLoss
-from ct_keras.training.distribution import STRATEGIES, make_strategy
+from ct_keras.training.distribution import STRATEGIES, make_strategy, shard_by_example, synchronize_batch_norm
 from ct_keras.training.optimizer import MultiRateAdam
 from ct_keras.training.pictures import CompositePictures
 from ct_keras.training.schedules import SCHEDULES, learning_rate
@@ -91,6 +92,8 @@ class TrainConfig:
         for flag in ("batch_size", "epochs", "image_size", "edge_thresholds"):
             if getattr(self, flag) <= 0:
                 bad(flag, f"must be positive, not {getattr(self, flag)}")
+        if self.distribution_strategy == "multi_worker_mirrored":
+            chief.cluster_task()  # a malformed TF_CONFIG fails here
         if self.image_size % 32:
             bad("image_size", f"must be a multiple of 32, not {self.image_size}")
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
@@ -178,14 +181,17 @@ def _datasets(config, global_batch):
     val = make_dataset(config.data_dir, "val", rule=rule, image_size=(config.image_size,) * 2,
                        batch_size=global_batch, augment=False, seed=config.seed, task=task,
                        drop_remainder=False)
-    return train, val
+    return shard_by_example(train), shard_by_example(val)
 
 
 def train(config):
-    """Trains, checkpoints, evaluates; returns the final metrics dict. Resumes from
-    `<model_dir>/backup` if a previous run with the same flags was interrupted."""
+    """Trains, checkpoints, evaluates; returns the final metrics dict (None on a worker
+    that is not the chief). Resumes from `<model_dir>/backup` if a previous run with the
+    same flags was interrupted."""
     config.check()
-    if config.overwrite:
+    # Only the chief writes model_dir; other workers write a temporary folder (chief.py).
+    out_dir = chief.output_dir(config.model_dir, config.distribution_strategy)
+    if config.overwrite and out_dir == config.model_dir:
         clear_finished_run(config.model_dir)
     if config.synthetic and not os.path.isdir(config.data_dir):
         n_train, n_val = synthetic_sizes(config.synthetic)
@@ -207,6 +213,8 @@ def train(config):
 
     with strategy.scope():
         net = build_model(config.model, **_net_kwargs(config))
+        if strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(net)  # BatchNorm over the global batch, as on one device
         if config.encoder_weights:
             from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
             load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
@@ -223,15 +231,16 @@ def train(config):
             l2=config.weight_decay,
         )
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
-    save_model_description(net, config.model_dir)
+    save_model_description(net, out_dir)
 
     train_ds, val_ds = _datasets(config, global_batch)
-    backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch")
+    backup = ResumableBackup(os.path.join(out_dir, "backup"), save_freq=config.backup_every or "epoch")
+    chief_backup = ResumableBackup(os.path.join(config.model_dir, "backup"))  # every worker resumes from it
     with strategy.scope():
         sample_inputs, _ = next(iter(val_ds.take(1)))
         trainer(sample_inputs)  # builds the trainer before a backup is restored into it
-        if backup.restore(trainer):
-            print(f"Resuming from {backup.backup_dir} at step {int(trainer.optimizer.iterations.numpy())}",
+        if chief_backup.restore(trainer):
+            print(f"Resuming from {chief_backup.backup_dir} at step {int(trainer.optimizer.iterations.numpy())}",
                   flush=True)
     step = int(trainer.optimizer.iterations.numpy())
     epoch, done = divmod(step, steps)
@@ -239,15 +248,15 @@ def train(config):
     callbacks = [
         StopOnNonFiniteLoss(trainer.task_names),
         backup,
-        NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
-        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
+        NetCheckpoint(net, os.path.join(out_dir, "checkpoints"), monitor="val_loss"),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience, verbose=1))
     if config.log_pictures:
         batch = {k: v.numpy() for k, v in sample_inputs.items()}
-        callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
+        callbacks.append(CompositePictures(batch, os.path.join(out_dir, "logs")))
 
     fit_args = dict(validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks, shuffle=False,
                     verbose=config.verbose)
@@ -260,6 +269,9 @@ def train(config):
         trainer.fit(train_ds, initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps,
                     **fit_args)
 
+    if out_dir != config.model_dir:
+        chief.remove_output_dir(out_dir, config.model_dir)
+        return None  # the chief evaluates (outside the strategy: no collective ops left)
     from ct_keras.training.evaluation import evaluate_net, write_metrics
 
     keras.mixed_precision.set_global_policy("float32")
