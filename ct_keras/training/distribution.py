@@ -67,3 +67,9 @@ def synchronize_batch_norm(net):
     for layer in layers:
         layer.synchronized = True
     return len(layers)
+
+
+def is_multi_worker(strategy):
+    """True for a `MultiWorkerMirroredStrategy` over more than one worker process."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
