@@ -172,15 +172,18 @@ def _load_init_weights(net, path):
                          f"--model_options ({str(e).splitlines()[0]})") from None
 
 
-def _datasets(config, global_batch):
+def _datasets(config, global_batch, replicas=1):
     task = TASK_NAMES.index(config.task) if config.task else None
     rule = "s" if config.model == "stn" else config.rule
     train = make_dataset(config.data_dir, "train", rule=rule, image_size=(config.image_size,) * 2,
                          batch_size=global_batch, augment=config.augment, seed=config.seed,
                          task=task, shuffle=True, repeat=True, drop_remainder=True)
+    # Split over replicas, a partial last batch leaves some an empty slice, which the CPU
+    # kernels reject: there the per-epoch validation takes whole batches (the final
+    # evaluation, on one device, scores every image).
     val = make_dataset(config.data_dir, "val", rule=rule, image_size=(config.image_size,) * 2,
                        batch_size=global_batch, augment=False, seed=config.seed, task=task,
-                       drop_remainder=False)
+                       drop_remainder=replicas > 1)
     return shard_by_example(train), shard_by_example(val)
 
 
@@ -193,6 +196,9 @@ def train(config):
     out_dir = chief.output_dir(config.model_dir, config.distribution_strategy)
     if config.overwrite and out_dir == config.model_dir:
         clear_finished_run(config.model_dir)
+    if out_dir != config.model_dir:
+        print(f"This worker writes to {out_dir} (removed at the end); the chief writes {config.model_dir}",
+              flush=True)
     if config.synthetic and not os.path.isdir(config.data_dir):
         n_train, n_val = synthetic_sizes(config.synthetic)
         print(f"Generating a synthetic PASCAL-MT ({n_train} train, {n_val} val) in {config.data_dir} …",
@@ -209,7 +215,13 @@ def train(config):
         raise ValueError(f"--batch_size={global_batch} must be a multiple of the "
                          f"{strategy.num_replicas_in_sync} replicas")
     steps = config.steps_per_epoch or max(1, n_train // global_batch)
-    val_steps = config.validation_steps or math.ceil(n_val / global_batch)
+    replicas = strategy.num_replicas_in_sync
+    val_steps = config.validation_steps or (
+        n_val // global_batch if replicas > 1 else math.ceil(n_val / global_batch))
+    if replicas > 1 and not 0 < val_steps * global_batch <= n_val:
+        raise ValueError(f"--batch_size={global_batch}: under {replicas} replicas each validation step takes a "
+                         f"whole batch, and the validation split has {n_val} images (lower --validation_steps "
+                         "or --batch_size)")
 
     with strategy.scope():
         net = build_model(config.model, **_net_kwargs(config))
@@ -233,7 +245,7 @@ def train(config):
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     save_model_description(net, out_dir)
 
-    train_ds, val_ds = _datasets(config, global_batch)
+    train_ds, val_ds = _datasets(config, global_batch, replicas)
     backup = ResumableBackup(os.path.join(out_dir, "backup"), save_freq=config.backup_every or "epoch")
     chief_backup = ResumableBackup(os.path.join(config.model_dir, "backup"))  # every worker resumes from it
     with strategy.scope():
