@@ -36,7 +36,7 @@ f.DEFINE_string("anchors", "paper", "Class anchors: paper (supplementary Tables 
                 "colourmap_seg21.txt,colourmap_parts7.txt. Recorded in model.json.")
 f.DEFINE_string("rule", "", "Task Palette rule of the training labels: s|r1r|rrnd|r2|r3 "
                 "(default s for --model=stn, r1r for the others; an STN learns its task's region).")
-f.DEFINE_integer("batch_size", 10, "Global batch size.")
+f.DEFINE_integer("batch_size", 10, "Global batch size, split evenly over the replicas (GPUs, workers).")
 f.DEFINE_integer("epochs", 100, "Epochs.")
 f.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training split.")
 f.DEFINE_integer("validation_steps", 0, "Validation batches; 0 = the whole split.")
@@ -56,7 +56,8 @@ f.DEFINE_string("precision", "float32", "float32|mixed_float16|mixed_bfloat16.")
 f.DEFINE_bool("jit_compile", False, "XLA for the train step (faster on GPUs, slower on CPUs).")
 f.DEFINE_bool("deterministic", False, "Deterministic TF ops: the same flags give the same weights, bit "
               "for bit, resumed or not (slower on GPUs; not with --jit_compile).")
-f.DEFINE_string("distribution_strategy", "one_device", "one_device|mirrored|multi_worker_mirrored|tpu.")
+f.DEFINE_string("distribution_strategy", "one_device", "one_device|mirrored (all local GPUs)|"
+                "multi_worker_mirrored (processes named by TF_CONFIG; the chief writes --model_dir)|tpu.")
 f.DEFINE_string("tpu", "", "TPU address for --distribution_strategy=tpu.")
 f.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try mirrored without GPUs).")
 f.DEFINE_string("init_weights", "", "Start from these weights: a .weights.h5 or a model_dir (its best).")
@@ -122,14 +123,19 @@ def flag_lines():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from ct_keras.training.chief import is_chief
     from ct_keras.training.distribution import split_cpu
     from ct_keras.training.run import train, write_flags
 
     config = config_from_flags()
     config.check()  # every bad flag fails here, before any work
     split_cpu(FLAGS.cpu_devices)
-    write_flags(config.model_dir, flag_lines())
+    if is_chief(config.distribution_strategy):
+        write_flags(config.model_dir, flag_lines())
     metrics = train(config)
+    if metrics is None:
+        print("Done (a worker: the chief writes --model_dir and evaluates)")
+        return
     from ct_keras.training.evaluation import summary
     from ct_keras.training.palette_training import palette_summary
 

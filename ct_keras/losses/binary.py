@@ -3,6 +3,7 @@
 from keras import ops
 
 from ct_keras.losses.masked_mean import masked_mean
+from ct_keras.losses.replicas import global_sum
 
 
 def _bce_terms(raw, labels):
@@ -25,14 +26,14 @@ def weighted_bce(raw, labels, mask=None, positive_weight=0.95):
 
 
 def balanced_bce(raw, labels, mask=None):
-    """BCE with w = (N_neg + 1) / (N + 2) counted over the selected pixels of the batch.
+    """BCE with w = (N_neg + 1) / (N + 2) counted over the selected pixels of the (global) batch.
 
     The saliency loss (DESIGN §3): positives weigh the share of negatives.
     """
     positive, negative, y = _bce_terms(raw, labels)
     selected = _selection(labels, mask)
-    n_pos = ops.sum(selected * y[..., 0])
-    n_all = ops.sum(selected)
+    n_pos = global_sum(ops.sum(selected * y[..., 0]))  # the global batch's counts
+    n_all = global_sum(ops.sum(selected))
     w = (n_all - n_pos + 1.0) / (n_all + 2.0)
     loss = w * y * positive + (1.0 - w) * (1.0 - y) * negative
     return _mean_over_selected(loss, labels, mask)

@@ -1,5 +1,7 @@
-"""`--distribution_strategy` → a `tf.distribute.Strategy`."""
+"""`--distribution_strategy` → a `tf.distribute.Strategy`, and what makes training under one
+equal to training on one device with the same global batch."""
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
@@ -38,3 +40,36 @@ def make_strategy(name, tpu_address=""):
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def shard_by_example(dataset):
+    """Each worker of a multi-worker run takes its share of every global batch.
+
+    The default (AUTO) shards by file when it can: workers would see different files
+    (and fail when there are fewer files than workers), so global batches would differ
+    from one device's. By DATA every worker reads the same seeded stream and keeps its
+    replicas' slices of each batch: the global batches are one device's.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def synchronize_batch_norm(net):
+    """Makes every BatchNormalization of `net` use statistics of the global batch.
+
+    With a batch split over replicas, each would otherwise normalise by its own slice
+    (5 images of the paper's 10 on two GPUs); synchronised, N replicas compute what one
+    device computes with the whole batch. Returns how many layers it changed.
+    """
+    layers = [layer for layer in net._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.synchronized = True
+    return len(layers)
+
+
+def is_multi_worker(strategy):
+    """True for a `MultiWorkerMirroredStrategy` over more than one worker process."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())

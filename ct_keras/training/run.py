@@ -16,10 +16,11 @@ from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.models.palette_net import PALETTE_RULES
 from ct_keras.tasks import TASK_NAMES, read_anchors
+from ct_keras.training import chief
 from ct_keras.training.callbacks import (
     NetCheckpoint, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
 )
-from ct_keras.training.distribution import STRATEGIES, make_strategy
+from ct_keras.training.distribution import STRATEGIES, make_strategy, shard_by_example, synchronize_batch_norm
 from ct_keras.training.optimizer import MultiRateAdam
 from ct_keras.training.palette_training import evaluate_palette_net, palette_targets
 from ct_keras.training.pictures import CompositePictures
@@ -105,6 +106,8 @@ class TrainConfig:
         for flag in ("batch_size", "epochs", "image_size", "edge_thresholds"):
             if getattr(self, flag) <= 0:
                 bad(flag, f"must be positive, not {getattr(self, flag)}")
+        if self.distribution_strategy == "multi_worker_mirrored":
+            chief.cluster_task()  # a malformed TF_CONFIG fails here
         if self.image_size % 32:
             bad("image_size", f"must be a multiple of 32, not {self.image_size}")
         for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
@@ -196,16 +199,19 @@ def _load_init_weights(net, path):
                          f"--model_options ({str(e).splitlines()[0]})") from None
 
 
-def _dataset(config, global_batch, split, step=0):
+def _dataset(config, global_batch, split, step=0, replicas=1):
     """The training stream from global step `step` on (exactly what an uninterrupted run
-    sees from there), or the validation split."""
+    sees from there), or the validation split; sharded by example over workers."""
     task = TASK_NAMES.index(config.task) if config.task else None
     train = split == "train"
+    # Split over replicas, a partial last batch leaves some an empty slice, which the CPU
+    # kernels reject: there the per-epoch validation takes whole batches (the final
+    # evaluation, on one device, scores every image).
     ds = make_dataset(config.data_dir, split, rule=config.training_rule, image_size=(config.image_size,) * 2,
                       batch_size=global_batch, augment=config.augment and train, seed=config.seed,
-                      task=task, shuffle=train, repeat=train, drop_remainder=train,
+                      task=task, shuffle=train, repeat=train, drop_remainder=train or replicas > 1,
                       start=step * global_batch if train else 0)
-    return palette_targets(ds) if config.model == "palette" else ds
+    return shard_by_example(palette_targets(ds) if config.model == "palette" else ds)
 
 
 def _seed(config):
@@ -218,11 +224,17 @@ def _seed(config):
 
 
 def train(config):
-    """Trains, checkpoints, evaluates; returns the final metrics dict. Resumes from
-    `<model_dir>/backup` if a previous run with the same flags was interrupted."""
+    """Trains, checkpoints, evaluates; returns the final metrics dict (None on a worker
+    that is not the chief). Resumes from `<model_dir>/backup` if a previous run with the
+    same flags was interrupted."""
     config.check()
-    if config.overwrite:
+    # Only the chief writes model_dir; other workers write a temporary folder (chief.py).
+    out_dir = chief.output_dir(config.model_dir, config.distribution_strategy)
+    if config.overwrite and out_dir == config.model_dir:
         clear_finished_run(config.model_dir)
+    if out_dir != config.model_dir:
+        print(f"This worker writes to {out_dir} (removed at the end); the chief writes {config.model_dir}",
+              flush=True)
     if config.synthetic and not os.path.isdir(config.data_dir):
         n_train, n_val = synthetic_sizes(config.synthetic)
         print(f"Generating a synthetic PASCAL-MT ({n_train} train, {n_val} val) in {config.data_dir} …",
@@ -240,10 +252,18 @@ def train(config):
         raise ValueError(f"--batch_size={global_batch} must be a multiple of the "
                          f"{strategy.num_replicas_in_sync} replicas")
     steps = config.steps_per_epoch or max(1, n_train // global_batch)
-    val_steps = config.validation_steps or math.ceil(n_val / global_batch)
+    replicas = strategy.num_replicas_in_sync
+    val_steps = config.validation_steps or (
+        n_val // global_batch if replicas > 1 else math.ceil(n_val / global_batch))
+    if replicas > 1 and not 0 < val_steps * global_batch <= n_val:
+        raise ValueError(f"--batch_size={global_batch}: under {replicas} replicas each validation step takes a "
+                         f"whole batch, and the validation split has {n_val} images (lower --validation_steps "
+                         "or --batch_size)")
 
     with strategy.scope():
         net = build_model(config.model, **_net_kwargs(config))
+        if strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(net)  # BatchNorm over the global batch, as on one device
         if config.encoder_weights:
             from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
             load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
@@ -264,32 +284,35 @@ def train(config):
         )
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
                         **({"loss": loss} if loss is not None else {}))
-    save_model_description(net, config.model_dir)
+    save_model_description(net, out_dir)
 
     # The same first batches at every validation (Keras would go on through a longer split).
-    val_ds = _dataset(config, global_batch, "val").take(val_steps)
+    val_ds = _dataset(config, global_batch, "val", replicas=replicas).take(val_steps)
     plateau = [ResumablePlateau(monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience,
                                 verbose=1)] if config.schedule == "plateau" else []
-    backup = ResumableBackup(os.path.join(config.model_dir, "backup"), save_freq=config.backup_every or "epoch",
+    backup = ResumableBackup(os.path.join(out_dir, "backup"), save_freq=config.backup_every or "epoch",
                              stateful=plateau)
+    # Every worker resumes from the chief's backup (a filesystem they all see).
+    source = backup if out_dir == config.model_dir else ResumableBackup(
+        os.path.join(config.model_dir, "backup"), stateful=plateau)
     with strategy.scope():
         sample_inputs, _ = next(iter(val_ds.take(1)))
         trainer(sample_inputs)  # builds the trainer before a backup is restored into it
-        if backup.restore(trainer):
-            print(f"Resuming from {backup.backup_dir} at step {backup.step}", flush=True)
-    step = backup.step
+        if source.restore(trainer):
+            print(f"Resuming from {source.backup_dir} at step {source.step}", flush=True)
+    step = backup.step = source.step
     epoch, done = divmod(step, steps)
 
     callbacks = [
         StopOnNonFiniteLoss(getattr(trainer, "task_names", ())),
         *plateau,  # before the backup, which keeps its end-of-epoch state
         backup,
-        NetCheckpoint(net, os.path.join(config.model_dir, "checkpoints"), monitor="val_loss"),
-        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq="epoch"),
+        NetCheckpoint(net, os.path.join(out_dir, "checkpoints"), monitor="val_loss"),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
     if config.log_pictures and config.model != "palette":
         batch = {k: v.numpy() for k, v in sample_inputs.items()}
-        callbacks.append(CompositePictures(batch, os.path.join(config.model_dir, "logs")))
+        callbacks.append(CompositePictures(batch, os.path.join(out_dir, "logs")))
 
     fit_args = dict(validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks, shuffle=False,
                     verbose=config.verbose)
@@ -302,6 +325,9 @@ def train(config):
         trainer.fit(_dataset(config, global_batch, "train", epoch * steps), initial_epoch=epoch,
                     epochs=config.epochs, steps_per_epoch=steps, **fit_args)
 
+    if out_dir != config.model_dir:
+        chief.remove_output_dir(out_dir, config.model_dir)
+        return None  # the chief evaluates (outside the strategy: no collective ops left)
     from ct_keras.training.evaluation import evaluate_net, write_metrics
 
     keras.mixed_precision.set_global_policy("float32")

@@ -7,6 +7,7 @@ from keras import ops
 from ct_keras.decoding import decode_tensor
 from ct_keras.losses import CompositeLoss
 from ct_keras.tasks import TASK_NAMES
+from ct_keras.training.distribution import is_multi_worker
 
 
 class CompositeTaskingTrainer(keras.Model):
@@ -73,6 +74,9 @@ class CompositeTaskingTrainer(keras.Model):
         for m in self.metrics:
             result = m.result()
             logs.update(result if isinstance(result, dict) else {m.name: result})
+        if is_multi_worker(tf.distribute.get_strategy()):
+            # Keras averages logs over workers with `reduce(MEAN, axis=0)`: they need an axis.
+            logs = {k: ops.expand_dims(v, 0) for k, v in logs.items()}
         return logs
 
     def train_step(self, data):
@@ -113,7 +117,9 @@ class CompositeTaskingTrainer(keras.Model):
 
     def test_step(self, data):
         inputs, targets = data[0], data[1]
-        total, losses, predictions = self._test_forward(inputs, targets)
+        # XLA-compiled by `make_test_function` when asked; called directly, it runs as is.
+        forward = getattr(self, "_test_forward", self._forward_and_decode)
+        total, losses, predictions = forward(inputs, targets)
         palette = self._palette(inputs)
         self._track(total, losses)
         for metric, prediction in zip(self.task_metrics, predictions):
@@ -122,6 +128,16 @@ class CompositeTaskingTrainer(keras.Model):
                 ops.cast(ops.equal(palette, metric.task), "float32"))
             metric.update_state(targets[name], prediction, sample_weight=mask)
         return self._logs()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras pulls a batch here to build what is unbuilt: from a `steps_per_epoch`
+        # stream that batch is lost to training, and under MultiWorkerMirroredStrategy its
+        # cross-replica reduce fails on dict inputs. A trainer already called on a batch
+        # (as `run.train` does) has only its optimizer left to build.
+        if not all(layer.built for layer in self._flatten_layers()):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def predict_step(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
