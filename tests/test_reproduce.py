@@ -114,6 +114,9 @@ def test_dry_run_lists_the_jobs_and_the_cost(tmp_path):
     assert "pending train ctn_r1r" in result and "pending evaluate ctn_r1r under rrnd" in result
     assert "2 of 2 training runs to do: 1,200 steps" in result
     assert not (tmp_path / "out").exists()
+    result = _reproduce(tmp_path / "out", tmp_path / "data", "--dry_run",
+                        "--train_flags=--final_rule=r2").communicate(timeout=300)[0]
+    assert "error: --train_flags: ['--final_rule=r2'] are set by the plan" in result
 
 
 @pytest.mark.slow

@@ -42,6 +42,12 @@ def _passthrough():
     bad = [f for f in extra if not f.startswith("--") or "=" not in f]
     if bad:
         raise ValueError(f"--train_flags: each must look like --flag=value. Received {bad}")
+    # The plan sets these itself (each run's folder, its start, and rule S as the final
+    # evaluation, which the S rows of the tables reuse).
+    owned = [f for f in extra if f.split("=", 1)[0] in ("--model_dir", "--data_dir", "--init_weights",
+                                                         "--final_rule")]
+    if owned:
+        raise ValueError(f"--train_flags: {owned} are set by the plan (use --out / --data_dir)")
     return tuple(extra)
 
 
