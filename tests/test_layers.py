@@ -43,6 +43,50 @@ def test_task_representation_ids_outside_the_tasks_embed_to_zero():
     assert np.all(e[0, 1] == 0) and np.all(e[1, 0] == 0) and np.any(e[0, 0] != 0)
 
 
+def test_task_representation_factored_form_is_the_same_pyramid():
+    layer = TaskRepresentation(num_tasks=3, embedding_dim=8, mlp_depth=2)
+    palette = np.random.default_rng(3).integers(-1, 5, (2, 32, 32)).astype("int32")  # some ids outside
+    levels = layer(palette)
+    *mixes, vectors = layer(palette, factored=True)
+    assert vectors.shape == (2, 4, 8) and np.all(vectors.numpy()[:, 3] == 0)
+    for level, mix in zip(levels, mixes):
+        np.testing.assert_allclose(mix.numpy().sum(-1), 1, atol=1e-6)
+        np.testing.assert_allclose(np.einsum("bhwk,bkc->bhwc", mix.numpy(), vectors.numpy()), level.numpy(),
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("level, one_hot_mix", [(0, True), (0, False), (2, False)])
+def test_task_composition_on_the_factored_embedding_is_exact(level, one_hot_mix):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    palette = rng.integers(-1, 6, (2, 32, 32)).astype("int32")
+    representation = TaskRepresentation(num_tasks=5, embedding_dim=16, mlp_depth=2)
+    x = tf.constant(rng.normal(size=(2, 32 >> level, 32 >> level, 6)).astype("float32"))
+    block = TaskComposition(12, 3, hidden_dim=10, num_shared_convs=2)
+    block([x, representation(palette)[level]])
+    for w in block.trainable_weights:
+        w.assign(rng.normal(size=w.shape).astype("float32") * 0.3)
+    weights = block.trainable_weights + representation.trainable_weights
+    outputs, gradients = [], []
+    for factored in (False, True):
+        with tf.GradientTape() as tape:
+            if factored:
+                *mixes, vectors = representation(palette, factored=True)
+                y = block([x, mixes[level], vectors], training=True, one_hot_mix=one_hot_mix)
+            else:
+                y = block([x, representation(palette)[level]], training=True)
+            loss = tf.reduce_sum(tf.square(y))
+        outputs.append(y.numpy())
+        gradients.append(tape.gradient(loss, weights))
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+    for w, plain, fast in zip(weights, *gradients):
+        if w.path.endswith("conv/bias"):  # BatchNorm cancels it: its gradient is float noise
+            continue
+        np.testing.assert_allclose(fast.numpy(), plain.numpy(), rtol=1e-4,
+                                   atol=1e-4 * float(np.abs(plain.numpy()).max()), err_msg=w.path)
+
+
 def test_task_representation_rejects_bad_arguments():
     with pytest.raises(ValueError, match="pyramid_interpolation.*Received 'bicubic'"):
         TaskRepresentation(pyramid_interpolation="bicubic")

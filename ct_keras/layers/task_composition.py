@@ -1,4 +1,5 @@
 import keras
+from keras import ops
 
 from ct_keras.layers.leaky_relu import leaky_relu
 from ct_keras.layers.torch_init import torch_bias_initializer, torch_kernel_initializer
@@ -13,7 +14,13 @@ class TaskComposition(keras.layers.Layer):
     γ = 1×1 conv(s) with its bias initialised to 1, β = 1×1 conv(s). Every 1×1 conv acts
     on each pixel's embedding alone, so each pixel's task request stays independent.
 
-    Call it on `[features, embedding]` of the same spatial size.
+    Call it on `[features, embedding]` of the same spatial size, or on the factored
+    embedding `[features, mix, vectors]` of `TaskRepresentation(factored=True)` (the
+    embedding is `mix @ vectors`, `mix` `[B, H, W, K+1]`, `vectors` `[B, K+1, D]`): the
+    same outputs for less work. Since the first 1×1 conv is linear and every row of
+    `mix` sums to 1, it runs on the K+1 vectors and is mixed after; with
+    `one_hot_mix=True` (stride 1, where each pixel holds one task) γ and β themselves
+    are computed on the vectors and looked up. Both are exact and differentiable.
 
     Args:
         filters: output channels.
@@ -50,7 +57,7 @@ class TaskComposition(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        features_shape, embedding_shape = input_shape
+        features_shape, embedding_shape = input_shape[0], input_shape[-1]
         out_shape = tuple(features_shape[:-1]) + (self.filters,)
         self.conv = self._conv(
             self.filters, self.kernel_size, features_shape[-1] * self.kernel_size**2, "conv"
@@ -62,7 +69,7 @@ class TaskComposition(keras.layers.Layer):
         )
         self.norm.build(out_shape)
         self.shared_convs = []
-        shape = tuple(embedding_shape)
+        shape = (None, None, None, embedding_shape[-1])
         for i in range(self.num_shared_convs):
             conv = self._conv(self.hidden_dim, 1, shape[-1], f"shared_{i}")
             conv.build(shape)
@@ -75,17 +82,33 @@ class TaskComposition(keras.layers.Layer):
         self.beta_conv = self._conv(self.filters, 1, self.hidden_dim, "beta", bias_initializer="zeros")
         self.beta_conv.build(shape)
 
-    def modulation(self, embedding):
-        """γ and β of eq. 1 for an embedding map."""
+    def modulation(self, embedding, skip_first=False):
+        """γ and β of eq. 1 for an embedding map (after the first shared conv with
+        `skip_first`: `embedding` is then that conv's output)."""
         s = embedding
-        for conv in self.shared_convs:
-            s = leaky_relu(conv(s), self.negative_slope)
+        for i, conv in enumerate(self.shared_convs):
+            s = leaky_relu(s if skip_first and i == 0 else conv(s), self.negative_slope)
         return self.gamma_conv(s), self.beta_conv(s)
 
-    def call(self, inputs, training=None):
-        features, embedding = inputs
+    def factored_modulation(self, mix, vectors, one_hot_mix=False):
+        """γ and β for the embedding `mix @ vectors` (see the class docstring)."""
+        rows = vectors[:, None]  # [B, 1, K+1, D]: the 1×1 convs run on the K+1 vectors
+
+        def mixed(table):
+            return ops.einsum("bhwk,bkc->bhwc", mix, table[:, 0])
+
+        if one_hot_mix:
+            gamma, beta = self.modulation(rows)
+            return mixed(gamma), mixed(beta)
+        return self.modulation(mixed(self.shared_convs[0](rows)), skip_first=True)
+
+    def call(self, inputs, training=None, one_hot_mix=False):
+        features = inputs[0]
         x = self.norm(self.conv(features), training=training)
-        gamma, beta = self.modulation(embedding)
+        if len(inputs) == 3:
+            gamma, beta = self.factored_modulation(inputs[1], inputs[2], one_hot_mix)
+        else:
+            gamma, beta = self.modulation(inputs[1])
         return leaky_relu(x * gamma + beta, self.negative_slope)
 
     def compute_output_shape(self, input_shape):

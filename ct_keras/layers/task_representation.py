@@ -22,6 +22,13 @@ class TaskRepresentation(keras.layers.Layer):
     with K instead of 128 channels to pool. Ids outside [0, K) embed to zero, as in
     the reference.
 
+    Called with `factored=True` it returns the pyramid in that factored form instead,
+    `[mix_0, …, mix_{L-1}, vectors]`: `mix_l` `[B, H/2^l, W/2^l, K+1]` the pooled
+    one-hot palette (column K counts ids outside [0, K), whose vector is zero, so
+    every row sums to 1) and `vectors` `[B, K+1, D]` the task vectors (the last row
+    zero), so that level l of E is `mix_l @ vectors`. `TaskComposition` takes this
+    form to compute its conditioning on K+1 vectors rather than on every pixel.
+
     Args:
         num_tasks: K, the number of tasks.
         code_length: length of each task's block in z (the code has K·code_length entries).
@@ -89,7 +96,9 @@ class TaskRepresentation(keras.layers.Layer):
 
     def palette_pyramid(self, palette):
         """The one-hot palette at each pyramid level: `num_levels` × `[B, H/2^l, W/2^l, K]`."""
-        level = ops.one_hot(ops.cast(palette, "int32"), self.num_tasks, dtype=self.compute_dtype)
+        return self._pyramid(ops.one_hot(ops.cast(palette, "int32"), self.num_tasks, dtype=self.compute_dtype))
+
+    def _pyramid(self, level):
         levels = [level]
         for _ in range(self.num_levels - 1):
             if self.pyramid_interpolation == "bilinear":
@@ -100,16 +109,21 @@ class TaskRepresentation(keras.layers.Layer):
             levels.append(level)
         return levels
 
-    def call(self, palette):
+    def call(self, palette, factored=False):
+        if factored:
+            return self._factored(palette)
         vectors = self.task_vectors()
         return [ops.einsum("bhwk,kc->bhwc", p, vectors) for p in self.palette_pyramid(palette)]
 
-    def compute_output_shape(self, palette_shape):
-        b, h, w = palette_shape
-        return [
-            (b, None if h is None else h // 2**l, None if w is None else w // 2**l, self.embedding_dim)
-            for l in range(self.num_levels)
-        ]
+    def _factored(self, palette):
+        ids = ops.cast(palette, "int32")
+        k = self.num_tasks
+        ids = ops.where(ops.logical_and(ids >= 0, ids < k), ids, k)  # the zero vector's row
+        levels = self._pyramid(ops.one_hot(ids, k + 1, dtype=self.compute_dtype))
+        vectors = ops.concatenate(
+            [self.task_vectors(), ops.zeros((1, self.embedding_dim), self.compute_dtype)], axis=0)
+        batch = ops.shape(palette)[0]
+        return levels + [ops.broadcast_to(vectors[None], (batch, k + 1, self.embedding_dim))]
 
     def get_config(self):
         config = super().get_config()

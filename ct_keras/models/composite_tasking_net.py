@@ -55,11 +55,14 @@ class CompositeTaskingNet(TaskNet):
             mlp_depth=mlp_depth, pyramid_interpolation=pyramid_interpolation,
             name="task_representation",
         )
-        embeddings = representation(palette)
+        # The embedding pyramid in its factored form (`TaskRepresentation`): each block's
+        # conditioning runs on the K+1 task vectors, not on every pixel's embedding.
+        *mixes, vectors = representation(palette, factored=True)
+        nearest = pyramid_interpolation == "nearest"
 
         def make_block(filters, kernel_size, level, name):
             block = TaskComposition(filters, kernel_size, HIDDEN_DIMS[level], num_shared_convs, name=name)
-            return lambda t: block([t, embeddings[level]])
+            return lambda t: block([t, mixes[level], vectors], one_hot_mix=level == 0 or nearest)
 
         raw = unet_decoder(x, encoder(x), make_block, output_channels, skip_kernel_size,
                            decoder_kernel_size)
