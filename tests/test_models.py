@@ -180,3 +180,16 @@ def test_baselines_compose_by_palette():
     stn = SingleTaskNet(task=0, **TINY)
     assert _count(mn.trainable_weights) == 2 * _count(stn.trainable_weights)
     assert mn(x).shape == (1, SIZE, SIZE, 3)
+
+
+def test_head_bias_starts_the_output_near_the_background():
+    from ct_keras.tasks import SEMSEG, decode
+
+    net = CompositeTaskingNet(backbone="resnet18", image_size=64, embedding_dim=16, mlp_depth=2, head_bias=-3)
+    np.testing.assert_array_equal(net.get_layer("head").bias.numpy(), [-3.0] * 3)
+    assert CompositeTaskingNet.from_config(net.get_config()).get_config()["head_bias"] == -3
+    default = CompositeTaskingNet(backbone="resnet18", image_size=64, embedding_dim=16, mlp_depth=2)
+    assert np.all(default.get_layer("head").bias.numpy() == 0)
+    inputs = {"image": np.full((1, 64, 64, 3), 128.0, "float32"), "palette": np.zeros((1, 64, 64), "int32")}
+    # Untrained, the head's bias dominates: most pixels decode to the background class.
+    assert np.mean(decode(net(inputs).numpy(), SEMSEG) == 0) > 0.5

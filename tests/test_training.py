@@ -78,7 +78,26 @@ def test_multistep_schedule():
     assert [float(schedule(s)) for s in (0, 19, 20, 39, 40)] == pytest.approx(
         [1e-3, 1e-3, 3e-4, 3e-4, 9e-5])
     with pytest.raises(ValueError, match="schedule"):
-        learning_rate("cosine", 1e-3, 10)
+        learning_rate("exponential", 1e-3, 10)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    schedule = learning_rate("cosine", 2e-3, steps_per_epoch=10, total_steps=100, warmup_steps=10)
+    assert [float(schedule(s)) for s in (0, 5, 10, 55, 100)] == pytest.approx(
+        [0.0, 1e-3, 2e-3, 1e-3, 0.0], abs=1e-9)
+    assert float(learning_rate("cosine", 1e-3, 10, total_steps=50)(0)) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="warmup_steps.*100"):
+        learning_rate("cosine", 1e-3, 10, total_steps=100, warmup_steps=100)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["avx2", "avx512f", "avx512_bf16"], "mixed_bfloat16"), (["avx2", "amx_bf16"], "mixed_bfloat16"),
+    (["avx2", "avx512f"], "float32"), ([], "float32")])
+def test_auto_precision_follows_the_cpu(flags, expected):
+    from ct_keras.training.run import resolve_precision
+
+    assert resolve_precision("auto", cpu_flags=flags) == expected
+    assert resolve_precision("mixed_float16", cpu_flags=flags) == "mixed_float16"
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])

@@ -32,6 +32,8 @@ class CompositeTaskingNet(TaskNet):
         skip_kernel_size, decoder_kernel_size: kernels on skips (1) and in the decoder
             (3; Table 10 ablates 1).
         output_channels: channels of the raw output (Table 13: 3/6/9).
+        head_bias: initial bias of the output layer (see `unet_decoder`; the demo's
+            recipe starts at -3, sigmoid ≈ 0.05).
         anchors: class anchors `{"semseg": {class: [x1, x2, x3]}, "parts": {…}}` in 0..255
             (paper eq. 5); `None` → the paper's Tables 5 and 6. Stored in the config.
 
@@ -44,7 +46,7 @@ class CompositeTaskingNet(TaskNet):
     def __init__(self, backbone="resnet34", image_size=256, num_tasks=NUM_TASKS, code_length=20,
                  embedding_dim=128, mlp_depth=6, num_shared_convs=1, skip_kernel_size=1,
                  decoder_kernel_size=3, output_channels=3, pyramid_interpolation="bilinear",
-                 anchors=None, **kwargs):
+                 anchors=None, head_bias=0.0, **kwargs):
         config = dict(locals())
         config["anchors"] = check_anchors(anchors)
         image, palette = model_inputs(image_size)
@@ -65,7 +67,7 @@ class CompositeTaskingNet(TaskNet):
             return lambda t: block([t, mixes[level], vectors], one_hot_mix=level == 0 or nearest)
 
         raw = unet_decoder(x, encoder(x), make_block, output_channels, skip_kernel_size,
-                           decoder_kernel_size)
+                           decoder_kernel_size, head_bias=head_bias)
         kwargs.setdefault("name", "composite_tasking_net")
         super().__init__(inputs={"image": image, "palette": palette}, outputs=raw, **kwargs)
         self._store_config(config)

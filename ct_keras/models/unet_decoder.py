@@ -12,7 +12,7 @@ HIDDEN_DIMS = (128, 128, 128, 256, 256, 256)
 
 
 def unet_decoder(image, pyramid, make_block, output_channels=3, skip_kernel_size=1,
-                 decoder_kernel_size=3, prefix=""):
+                 decoder_kernel_size=3, prefix="", head_bias=0.0):
     """Builds the decoder on symbolic tensors and returns the raw `[B, H, W, C]` output.
 
     Args:
@@ -24,6 +24,9 @@ def unet_decoder(image, pyramid, make_block, output_channels=3, skip_kernel_size
         output_channels: channels of the head (paper Table 13 ablates 3/6/9).
         skip_kernel_size, decoder_kernel_size: kernels on skips and in the decoder.
         prefix: prefix of layer names (one per decoder in a multi-head model).
+        head_bias: initial bias of the head (0: Keras' default). A negative value starts
+            sigmoid(raw) near 0: the black background anchor of semseg and parts, no
+            edge, not salient — what most pixels are.
     """
     def block(filters, kernel_size, level, name):
         return make_block(filters, kernel_size, level, prefix + name)
@@ -43,7 +46,8 @@ def unet_decoder(image, pyramid, make_block, output_channels=3, skip_kernel_size
         skip = skips[level] if level > 0 else image_skip
         x = keras.layers.Concatenate(name=f"{prefix}concat_{level}")([x, skip])
         x = block(width, decoder_kernel_size, level, f"decoder_{level}")(x)
-    x = keras.layers.Conv2D(output_channels, 1, name=f"{prefix}head")(x)
+    x = keras.layers.Conv2D(output_channels, 1, name=f"{prefix}head",
+                            bias_initializer=keras.initializers.Constant(float(head_bias)))(x)
     # Outputs stay float32 under mixed precision, for the losses and the exports.
     return keras.layers.Activation("linear", dtype="float32", name=f"{prefix}raw")(x)
 

@@ -12,6 +12,7 @@ from ct_keras.data import RULES, detect_layout, generate_pascal_mt, make_dataset
 from ct_keras.data.synthetic import VARIANTS, read_description
 from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
+from ct_keras.metrics import task_metrics
 from ct_keras.models import build_model, load_model_dir, save_model_description
 from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
 from ct_keras.models.palette_net import PALETTE_RULES
@@ -27,7 +28,28 @@ from ct_keras.training.pictures import CompositePictures
 from ct_keras.training.schedules import SCHEDULES, learning_rate
 from ct_keras.training.trainer import CompositeTaskingTrainer
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+
+
+def resolve_precision(precision, cpu_flags=None):
+    """`auto`: mixed_bfloat16 on a CPU with native bfloat16 (AVX512_BF16 or AMX), where it
+    trains faster; float32 elsewhere (bfloat16 is emulated, slower, on AVX2 boxes) and
+    wherever a GPU is visible (choose mixed_float16 there yourself). `cpu_flags`: the
+    CPU's flags (default: read from /proc/cpuinfo)."""
+    if precision != "auto":
+        return precision
+    if cpu_flags is None:
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            return "float32"
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpu_flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+        except OSError:
+            cpu_flags = []
+    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(cpu_flags) else "float32"
+
 
 
 @dataclasses.dataclass
@@ -53,6 +75,7 @@ class TrainConfig:
     encoder_lr: float = 1e-5
     weight_decay: float = 1e-5
     schedule: str = "multistep"
+    warmup_steps: int = 0          # --schedule=cosine: linear warm-up steps
     milestones: tuple = (60, 80, 94)
     lr_factor: float = 0.3
     plateau_patience: int = 12
@@ -72,6 +95,7 @@ class TrainConfig:
     final_rule: str = "s"          # rule of the final evaluation
     edge_thresholds: int = 99
     log_pictures: bool = True
+    validation_metrics: bool = False  # each task's metric at every validation (history.csv)
     overwrite: bool = False        # start afresh in a model_dir that holds a finished run
     verbose: int = 1
 
@@ -110,7 +134,7 @@ class TrainConfig:
             chief.cluster_task()  # a malformed TF_CONFIG fails here
         if self.image_size % 32:
             bad("image_size", f"must be a multiple of 32, not {self.image_size}")
-        for flag in ("steps_per_epoch", "validation_steps", "backup_every"):
+        for flag in ("steps_per_epoch", "validation_steps", "backup_every", "warmup_steps"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
         if "anchors" in self.model_options:
@@ -160,6 +184,8 @@ def clear_finished_run(model_dir):
         return
     for name in ("checkpoints", "logs", "backup"):
         shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+    if os.path.isfile(os.path.join(model_dir, "history.csv")):
+        os.remove(os.path.join(model_dir, "history.csv"))
     os.remove(os.path.join(model_dir, "metrics.json"))
 
 
@@ -243,8 +269,11 @@ def train(config):
                            variant=config.synthetic_variant)
     n_train = num_examples(config.data_dir, "train")
     n_val = num_examples(config.data_dir, "val")
-    if config.precision != "float32":
-        keras.mixed_precision.set_global_policy(config.precision)
+    precision = resolve_precision(config.precision)
+    if precision != config.precision:
+        print(f"--precision=auto: training in {precision} on this machine", flush=True)
+    if precision != "float32":
+        keras.mixed_precision.set_global_policy(precision)
     _seed(config)
     strategy = make_strategy(config.distribution_strategy, config.tpu)
     global_batch = config.batch_size
@@ -275,10 +304,13 @@ def train(config):
             loss = CompositeLoss(weights=config.loss_weights, focal_gamma=config.focal_gamma,
                                  normals_loss=config.normals_loss, anchors=net.anchors,
                                  tasks=(net.task,) if config.model == "stn" else None)
-            trainer, loss = CompositeTaskingTrainer(net, loss=loss), None
+            tasks = (net.task,) if config.model == "stn" else TASK_NAMES
+            metrics = task_metrics(tasks, config.edge_thresholds) if config.validation_metrics else ()
+            trainer, loss = CompositeTaskingTrainer(net, loss=loss, metrics=metrics), None
         encoder_share = config.encoder_lr / config.decoder_lr
         optimizer = MultiRateAdam(
-            learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor),
+            learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor,
+                          total_steps=steps * config.epochs, warmup_steps=config.warmup_steps),
             rate_multipliers=[(net.encoder.trainable_variables, encoder_share)],
             l2=config.weight_decay,
         )
@@ -309,6 +341,7 @@ def train(config):
         backup,
         NetCheckpoint(net, os.path.join(out_dir, "checkpoints"), monitor="val_loss"),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
+        keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
     ]
     if config.log_pictures and config.model != "palette":
         batch = {k: v.numpy() for k, v in sample_inputs.items()}

@@ -2,7 +2,7 @@
 
 import keras
 
-SCHEDULES = ("multistep", "plateau", "constant")
+SCHEDULES = ("multistep", "plateau", "constant", "cosine")
 
 
 def multistep(base_rate, milestones, factor, steps_per_epoch):
@@ -18,12 +18,26 @@ def multistep(base_rate, milestones, factor, steps_per_epoch):
     )
 
 
-def learning_rate(schedule, base_rate, steps_per_epoch, milestones=(60, 80, 94), factor=0.3):
+def cosine(base_rate, total_steps, warmup_steps=0):
+    """Linear warm-up from 0 to `base_rate` over `warmup_steps`, then a cosine decay to 0
+    at `total_steps` (not the paper's: the demo's short from-scratch runs)."""
+    if not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"`warmup_steps` must be in [0, {total_steps}) (the run's steps). "
+                         f"Received {warmup_steps}")
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup_steps else base_rate, total_steps - warmup_steps,
+        warmup_target=base_rate if warmup_steps else None, warmup_steps=warmup_steps)
+
+
+def learning_rate(schedule, base_rate, steps_per_epoch, milestones=(60, 80, 94), factor=0.3,
+                  total_steps=None, warmup_steps=0):
     """The `learning_rate` for the optimizer; `plateau` and `constant` use a plain float
     (`plateau` is then driven by `callbacks.ResumablePlateau`, a resumable
-    `ReduceLROnPlateau`)."""
+    `ReduceLROnPlateau`); `cosine` needs the run's `total_steps`."""
     if schedule not in SCHEDULES:
         raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received {schedule!r}")
     if schedule == "multistep":
         return multistep(base_rate, milestones, factor, steps_per_epoch)
+    if schedule == "cosine":
+        return cosine(base_rate, total_steps, warmup_steps)
     return float(base_rate)
