@@ -179,6 +179,37 @@ def test_a_file_that_is_not_a_picture_gets_a_message(page):
     assert "colours that are not task legend colours" in message.inner_text()
 
 
+def test_a_new_picture_never_shows_the_last_ones_prediction(page, tmp_path):
+    before = _version(page)
+    page.click("#sample")  # a synthetic scene: it has the semseg label r2 follows
+    _wait_for_new_prediction(page, before)
+    before = _version(page)
+    page.select_option("#rule", "r2")
+    page.click("#apply-rule")
+    page.wait_for_function("document.querySelector('#status').textContent.endsWith('r2')")
+    _wait_for_new_prediction(page, before)
+    sample = {"src": page.get_attribute("#prediction", "src"), "shows": page.get_attribute("#prediction", "data-shows")}
+    assert page.inner_text("#prediction-caption").startswith("Prediction of sample-")
+    # Every picture the panel shows from now on is recorded.
+    page.evaluate("""() => { window.shown = [];
+        new MutationObserver(() => { const p = document.querySelector('#prediction');
+            window.shown.push([p.getAttribute('src'), p.dataset.shows, p.hidden]); })
+        .observe(document.querySelector('#prediction'), {attributes: true}); }""")
+
+    path = tmp_path / "chelsea.png"  # a photo: no label, so r2 cannot apply
+    Image.fromarray(photo(HEIGHT, WIDTH, seed=5)).save(path)
+    before = _version(page)
+    page.set_input_files("#image-file", str(path))
+    _wait_for_new_prediction(page, before)
+    assert page.input_value("#rule") == "s:semseg"
+    assert "Started chelsea.png from s:semseg instead" in page.inner_text("#message")
+    assert page.inner_text("#prediction-caption") == "Prediction of chelsea.png, palette s:semseg"
+    shown = page.evaluate("window.shown")
+    assert shown and all(src != sample["src"] for src, _, hidden in shown if not hidden)
+    assert all(shows != sample["shows"] for src, shows, hidden in shown if src and not hidden)
+    assert page.get_attribute("#prediction", "data-shows") not in (None, "", sample["shows"])
+
+
 def test_screenshot(page, tmp_path):
     before = _version(page)
     page.click("#sample")

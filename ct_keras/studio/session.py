@@ -206,6 +206,8 @@ class Studio:
             "model_size": list(self.predictor.image_hw),
             "palette_model": str(getattr(self.palette_model, "source", "")) or None,
             "rules": list(self.rules),
+            # Rules that follow a semseg label: a photo without one starts from another.
+            "label_rules": [r for r in self.rules if _check_rule(r).needs_label],
             "tasks": [{"id": k, "name": name, "colour": [int(c) for c in TASK_COLOURS[k]]}
                       for k, name in enumerate(TASK_NAMES)],
             "limits": {"bytes": MAX_BYTES, "side": MAX_SIDE, "text": LIMITS_TEXT},

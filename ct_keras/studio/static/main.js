@@ -13,6 +13,7 @@ const work = { image: null, base: null, spec: null };
 const timings = (window.studioLatencies = []);  // stroke → redrawn prediction, ms
 let editor;
 let rules = [];
+let labelRules = [];
 let timer = null;
 let inFlight = false;
 let pending = false;
@@ -49,10 +50,36 @@ async function openPicture(picture) {
   $("photo").src = photo.src;
   stage.classList.remove("empty");
   editor.setSize(picture.width, picture.height);
-  Object.assign(work, { image: picture.image, base: null, spec: null });
+  Object.assign(work, { image: picture.image, name: picture.name, base: null, spec: null });
   $("image-info").textContent = `${picture.name} · ${picture.width} × ${picture.height}`;
   say("");
-  await startFromRule($("rule").value);
+  clearPrediction(`Predicting ${picture.name}…`);
+  const chosen = $("rule").value;
+  try {
+    await startFromRule(chosen);
+  } catch (e) {
+    // The chosen start cannot apply to this picture (r2 / r3 need a label): start from one
+    // that can, and say so, rather than leave the last picture's prediction on screen.
+    const fallback = rules.includes("predicted") && chosen !== "predicted" ? "predicted"
+      : rules.find((r) => r !== chosen && !labelRules.includes(r) && r !== "predicted");
+    if (!fallback) { clearPrediction(`No prediction of ${picture.name}: ${e.message}`); throw e; }
+    $("rule").value = fallback;
+    await startFromRule(fallback);
+    say(`${e.message}. Started ${picture.name} from ${fallback} instead.`, "note");
+  }
+}
+
+// The prediction panel never shows a picture other than the one on the canvas: it is
+// emptied, with a line saying why, whenever the picture changes or a prediction fails.
+function clearPrediction(text) {
+  const img = $("prediction");
+  img.removeAttribute("src");
+  img.hidden = true;
+  img.dataset.shows = "";
+  $("views").replaceChildren();
+  $("legend").replaceChildren();
+  $("latency").textContent = "";
+  $("prediction-caption").textContent = text;
 }
 
 async function useBase(answer, shapes = []) {
@@ -94,11 +121,17 @@ async function runPredict() {
   $("busy").hidden = false;
   const version = editor.version;
   const since = editor.changedAt;
+  const { image, base, spec, name } = work;
+  const current = () => version === editor.version && image === work.image && base === work.base;
   try {
-    const result = await api.predict({ image: work.image, base: work.base, shapes: editor.shapes });
-    if (version === editor.version) {
+    const result = await api.predict({ image, base, shapes: editor.shapes });
+    if (current()) {
       editor.showExact(await loadImage(result.palette));
       showPrediction($("prediction"), $("views"), result);
+      $("prediction").hidden = false;
+      $("prediction").dataset.shows = image;
+      const shapes = editor.shapes.length ? ` + ${editor.shapes.length} painted shapes` : "";
+      $("prediction-caption").textContent = `Prediction of ${name}, palette ${spec}${shapes}`;
       await $("prediction").decode().catch(() => {});
       showLegend($("legend"), result.legend);
       const ms = performance.now() - since;
@@ -107,6 +140,7 @@ async function runPredict() {
     }
   } catch (e) {
     say(e.message);
+    if (current()) clearPrediction(`No prediction of ${name}: ${e.message}`);
   } finally {
     inFlight = false;
     $("busy").hidden = true;
@@ -133,6 +167,7 @@ function onFiles(input, action) {
 async function start() {
   const info = await api.info();
   rules = info.rules;
+  labelRules = info.label_rules || [];
   $("model-name").textContent = `model ${info.model} (${info.model_size.join(" × ")})` +
     (info.palette_model ? ` · palette network ${info.palette_model}` : "");
   $("rule").replaceChildren(...rules.map((r) => new Option(r, r)));
