@@ -40,13 +40,22 @@ def import_tensorflow_quietly():
             sys.stderr.flush()
 
 
+# The line of a TF error's message that names our error (raised in a tf.data function).
+_WRAPPED_ERROR = re.compile(r"^(?:[\w.]+\.)?(BadSampleError|ValueError|FileNotFoundError): (.+)$", re.M)
+
+
 def _user_error(e):
     if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError, ImportError)):
         return str(e)
     # Errors raised inside tf.data (an unreadable file, say) arrive as TF OpErrors that
-    # carry our message; no need to import TensorFlow just to recognise them.
+    # carry our message, with TF's graph context and the Python traceback around it: the
+    # user gets our line alone. No need to import TensorFlow just to recognise them.
     if type(e).__module__.startswith("tensorflow") and hasattr(e, "message"):
-        return e.message
+        found = _WRAPPED_ERROR.findall(e.message)
+        if not found:
+            return e.message
+        kind, text = found[-1]
+        return f"bad sample: {text}" if kind == "BadSampleError" else text
     return None
 
 
