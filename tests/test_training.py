@@ -100,6 +100,15 @@ def test_auto_precision_follows_the_cpu(flags, expected):
     assert resolve_precision("mixed_float16", cpu_flags=flags) == "mixed_float16"
 
 
+def test_auto_precision_follows_onednn_held_to_avx2(monkeypatch):
+    from ct_keras.training.run import resolve_precision
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert resolve_precision("auto", cpu_flags=["avx512f", "avx512_bf16"]) == "float32"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert resolve_precision("auto", cpu_flags=["avx512f", "avx512_bf16"]) == "mixed_bfloat16"
+
+
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_step_is_finite_and_close_to_float32(precision):
     inputs, targets = _batch()

@@ -48,6 +48,11 @@ def resolve_precision(precision, cpu_flags=None):
                 cpu_flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
         except OSError:
             cpu_flags = []
+    # oneDNN held below its bfloat16 kernels (ONEDNN_MAX_CPU_ISA=AVX2, say, which shows an
+    # AVX2 box's path) would emulate bfloat16: float32 then, as on that box.
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    if isa not in ("ALL", "DEFAULT") and "BF16" not in isa and "AMX" not in isa:
+        return "float32"
     return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(cpu_flags) else "float32"
 
 
