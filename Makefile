@@ -32,11 +32,13 @@ $(TEST_STAMP): $(STAMP)
 
 # Trains a small CTN on the synthetic set, then exports it, scores it against the best
 # constant prediction and draws its composite predictions.
+# Prints each task against its best constant and the wall time (install aside).
 demo: install
-	$(PY) tools/train.py --flagfile=configs/demo.cfg
+	start=$$(date +%s) && \
+	$(PY) tools/train.py --flagfile=configs/demo.cfg && \
 	$(PY) tools/export.py --model_dir=runs/demo --export_dir=exported/demo_model --tflite=fp32 \
-		--data_dir=data/synthetic_pascal_mt_easy64
-	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo
+		--data_dir=data/synthetic_pascal_mt_easy64 && \
+	$(PY) tools/demo.py --model_dir=runs/demo --out=exported/demo --started_at=$$start
 
 # The palette studio's browser tests drive Debian's Chromium through Playwright (which cannot
 # download browsers here); without one they skip and say how to get it.

@@ -142,6 +142,7 @@ def test_demo_tool_end_to_end(data_dir, tmp_path):
     with open(run_dir / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and "val_semseg_miou" in rows[0] and "val_normals_mean_angle" in rows[0]
+    assert "semseg_miou" not in rows[0]  # training logs hold the losses; the metrics are validation's
     out = tmp_path / "demo"
     demo = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "demo.py"), f"--model_dir={run_dir}", f"--out={out}",

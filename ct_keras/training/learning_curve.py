@@ -77,7 +77,7 @@ def draw_learning_curve(history, constant, panel=(300, 220)):
         for frac in (0.0, 0.5, 1.0):
             v = lo + frac * (hi - lo)
             draw.text((x0 - 4, xy(1, v)[1]), f"{v:.0f}", fill="black", font=small, anchor="rm")
-        draw.text(((x0 + x1) / 2, y1 + 4), f"epoch (1–{len(epochs)})", fill="black", font=small, anchor="mt")
+        draw.text(((x0 + x1) / 2, y1 + 4), f"epoch (1 to {len(epochs)})", fill="black", font=small, anchor="mt")
         if base is not None:
             _dashed(draw, xy(1, base)[1], x0, x1, CONSTANT)
         points = [xy(e, v) for e, v in zip(epochs, values) if np.isfinite(v)]

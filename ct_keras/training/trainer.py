@@ -69,9 +69,9 @@ class CompositeTaskingTrainer(keras.Model):
         for name, value in losses.items():
             self.task_loss_trackers[name].update_state(value)
 
-    def _logs(self):
+    def _logs(self, metrics=None):
         logs = {}
-        for m in self.metrics:
+        for m in self.metrics if metrics is None else metrics:
             result = m.result()
             logs.update(result if isinstance(result, dict) else {m.name: result})
         if is_multi_worker(tf.distribute.get_strategy()):
@@ -91,7 +91,8 @@ class CompositeTaskingTrainer(keras.Model):
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
         self._track(total, losses)
-        return self._logs()
+        # The task metrics are fed by `test_step` only: the training logs hold the losses.
+        return self._logs([self.loss_tracker, *self.task_loss_trackers.values()])
 
     def make_test_function(self, force=False):
         if self.test_function is not None and not force:
