@@ -156,3 +156,20 @@ def test_a_corrupt_image_ends_training_in_one_line(data_dir, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == f"error: bad sample: Cannot decode image: {bad / 'JPEGImages' / '2008_000003.jpg'}"
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_skip_bad_samples_finishes_and_lists_the_file(data_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(data_dir, bad)
+    broken = bad / "JPEGImages" / "2008_000003.jpg"
+    broken.write_text("junk")
+    run = tmp_path / "run"
+    result = _run([f"--data_dir={bad}", f"--model_dir={run}", "--epochs=1", "--steps_per_epoch=4",
+                   "--skip_bad_samples", *TINY], timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (run / "metrics.json").is_file()
+    log = (run / "skipped_samples.log").read_text()
+    assert f"Cannot decode image: {broken}" in log

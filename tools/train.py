@@ -70,6 +70,8 @@ f.DEFINE_integer("edge_thresholds", 99, "Thresholds of the edges odsF.")
 f.DEFINE_bool("validation_metrics", False, "Each task's metric at every validation (TensorBoard, "
               "history.csv: the learning curve tools/demo.py draws); costs a little per epoch.")
 f.DEFINE_bool("log_pictures", True, "A composite-prediction picture in TensorBoard each epoch.")
+f.DEFINE_bool("skip_bad_samples", False, "Skip samples whose files cannot be read or decoded (counted "
+              "warnings, listed in <model_dir>/skipped_samples.log) instead of stopping the run.")
 f.DEFINE_bool("overwrite", False, "Train again from scratch in a --model_dir that holds a finished run.")
 f.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["model_dir", "data_dir"])

@@ -53,7 +53,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=Fa
 
 
 def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
-                 edge_thresholds=99, steps=None, verbose=0, jit_compile="auto"):
+                 edge_thresholds=99, steps=None, verbose=0, jit_compile="auto", skip_bad_samples=False):
     """Metrics of `net` on the validation split of `data_dir` under `rule`.
 
     Rule `"s"`: each task over the whole image (the paper's Table 1 protocol); for a
@@ -64,14 +64,16 @@ def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
 
     `jit_compile` (`True`, `False` or `"auto"`: XLA where Keras finds a GPU) compiles the
     forward passes; the metrics run outside XLA, so the numbers do not depend on it. The
-    CTN rule-S fast path uses XLA only when it is `True`.
+    CTN rule-S fast path uses XLA only when it is `True`. `skip_bad_samples`: score the
+    readable images only (see `make_dataset`).
     """
     tasks = [net.task] if not net.uses_palette else list(range(len(TASK_NAMES)))
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
     def dataset(rule, task=None):
         return make_dataset(data_dir, "val", rule=rule, image_size=size, batch_size=batch_size,
-                            augment=False, seed=seed, task=task, drop_remainder=False)
+                            augment=False, seed=seed, task=task, drop_remainder=False,
+                            skip_bad_samples=skip_bad_samples)
 
     metrics = {"rule": rule}
     if rule == "s" and isinstance(net, CompositeTaskingNet):

@@ -1,7 +1,9 @@
 """One training run, start to finish: what `tools/train.py` does with its flags."""
 
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import shutil
@@ -102,6 +104,7 @@ class TrainConfig:
     log_pictures: bool = True
     validation_metrics: bool = False  # each task's metric at every validation (history.csv)
     overwrite: bool = False        # start afresh in a model_dir that holds a finished run
+    skip_bad_samples: bool = False  # skip unreadable samples (listed in skipped_samples.log)
     verbose: int = 1
 
     @property
@@ -241,7 +244,7 @@ def _dataset(config, global_batch, split, step=0, replicas=1):
     ds = make_dataset(config.data_dir, split, rule=config.training_rule, image_size=(config.image_size,) * 2,
                       batch_size=global_batch, augment=config.augment and train, seed=config.seed,
                       task=task, shuffle=train, repeat=train, drop_remainder=train or replicas > 1,
-                      start=step * global_batch if train else 0)
+                      start=step * global_batch if train else 0, skip_bad_samples=config.skip_bad_samples)
     return shard_by_example(palette_targets(ds) if config.model == "palette" else ds)
 
 
@@ -254,11 +257,36 @@ def _seed(config):
         tf.config.experimental.enable_op_determinism()
 
 
+@contextlib.contextmanager
+def _skipped_samples_log(config, out_dir):
+    """With `skip_bad_samples`, every sample the data code skips is also a line of
+    `<out_dir>/skipped_samples.log` (written as it happens, so a crash keeps it)."""
+    if not config.skip_bad_samples or out_dir is None:
+        yield
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    handler = logging.FileHandler(os.path.join(out_dir, "skipped_samples.log"))
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("ct_keras.data")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
 def train(config):
     """Trains, checkpoints, evaluates; returns the final metrics dict (None on a worker
     that is not the chief). Resumes from `<model_dir>/backup` if a previous run with the
     same flags was interrupted."""
     config.check()
+    # The chief lists what it skipped; the other workers read the same files.
+    with _skipped_samples_log(config, config.model_dir if chief.is_chief(config.distribution_strategy) else None):
+        return _train(config)
+
+
+def _train(config):
     # Only the chief writes model_dir; other workers write a temporary folder (chief.py).
     out_dir = chief.output_dir(config.model_dir, config.distribution_strategy)
     if config.overwrite and out_dir == config.model_dir:
@@ -378,7 +406,8 @@ def train(config):
         metrics = evaluate_net(best, config.data_dir, rule=config.final_rule,
                                image_size=config.image_size, batch_size=config.batch_size,
                                seed=config.seed, edge_thresholds=config.edge_thresholds,
-                               steps=config.validation_steps or None, verbose=config.verbose)
+                               steps=config.validation_steps or None, verbose=config.verbose,
+                               skip_bad_samples=config.skip_bad_samples)
     metrics["steps"] = int(trainer.optimizer.iterations.numpy())
     write_metrics(os.path.join(config.model_dir, "metrics.json"), metrics)
     shutil.rmtree(backup.backup_dir, ignore_errors=True)  # the run is complete
