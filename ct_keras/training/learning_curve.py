@@ -9,14 +9,10 @@ import csv
 
 import numpy as np
 
-# (task, history key, label, higher is better)
-CURVES = (
-    ("semseg", "val_semseg_miou", "mIoU %", True),
-    ("parts", "val_parts_miou", "mIoU %", True),
-    ("edges", "val_edges_odsf", "odsF %", True),
-    ("saliency", "val_saliency_maxiou", "max-IoU %", True),
-    ("normals", "val_normals_mean_angle", "mean angle °", False),
-)
+from ct_keras.training.demo import ROWS
+
+# (task, history key, label, higher is better): the demo's table, as validation columns.
+CURVES = tuple((task, f"val_{key}", label, higher) for task, key, label, higher in ROWS)
 LINE, CONSTANT = (30, 90, 200), (200, 60, 40)
 
 
