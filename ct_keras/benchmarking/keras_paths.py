@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from ct_keras.benchmarking import models as model_sets
-from ct_keras.benchmarking.machine import cpu_flags
+from ct_keras.cpu import native_bfloat16
 from ct_keras.benchmarking.unavailable import Unavailable
 
 
@@ -33,7 +33,7 @@ def keras_path(dtype="float32", jit_compile=False, needs=None):
     def prepare(kind, spec):
         if needs == "gpu" and not _has_gpu():
             raise Unavailable("needs a GPU (none here)")
-        if needs == "bf16" and not (_has_gpu() or {"avx512_bf16", "amx_bf16"} & set(cpu_flags())):
+        if needs == "bf16" and not (_has_gpu() or native_bfloat16()):
             raise Unavailable("needs a GPU or a CPU with AVX512-BF16/AMX")
         models = model_sets.from_spec(kind, spec)
         if spec.get("init"):

@@ -4,6 +4,8 @@ import os
 import platform
 from importlib import metadata
 
+from ct_keras.cpu import cpu_flags
+
 
 def _cpuinfo(key):
     try:
@@ -14,17 +16,6 @@ def _cpuinfo(key):
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def cpu_flags(wanted=("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")):
-    """Which of the `wanted` instruction-set flags this CPU has (Linux)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next(l for l in f if l.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    have = set(line.split(":", 1)[1].split())
-    return [w for w in wanted if w in have]
 
 
 def _memory_gib():

@@ -22,8 +22,8 @@ def cosine(base_rate, total_steps, warmup_steps=0):
     """Linear warm-up from 0 to `base_rate` over `warmup_steps`, then a cosine decay to 0
     at `total_steps` (not the paper's: the demo's short from-scratch runs)."""
     if not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"`warmup_steps` must be in [0, {total_steps}) (the run's steps). "
-                         f"Received {warmup_steps}")
+        raise ValueError(f"--warmup_steps must be below the run's {total_steps} steps "
+                         f"(--epochs × steps per epoch). Received {warmup_steps}")
     return keras.optimizers.schedules.CosineDecay(
         0.0 if warmup_steps else base_rate, total_steps - warmup_steps,
         warmup_target=base_rate if warmup_steps else None, warmup_steps=warmup_steps)
