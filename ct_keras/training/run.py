@@ -135,6 +135,9 @@ class TrainConfig:
         for flag in ("steps_per_epoch", "validation_steps", "backup_every", "warmup_steps"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
+        if self.validation_metrics and self.model == "palette":
+            bad("validation_metrics", "the palette network is scored by palette mIoU at the end; "
+                "the task metrics are for the task networks")
         if self.warmup_steps and self.schedule != "cosine":
             bad("warmup_steps", f"only applies with --schedule=cosine, not {self.schedule!r}")
         if "anchors" in self.model_options:
