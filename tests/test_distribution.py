@@ -204,3 +204,38 @@ def test_the_papers_gpu_recipe_runs_a_step_mirrored_on_two_cpus(tmp_path, data_d
 
     losses = _scalars(str(model_dir), "train")
     assert len(losses) == 1 and math.isfinite(losses[0])
+
+
+@pytest.mark.slow
+def test_a_bad_sample_on_one_worker_stops_every_worker_in_one_line(tmp_path, data_dir):
+    """A worker that cannot read its data exits naming the file; the other is not left
+    waiting in a collective op: it exits at once naming that worker."""
+    import shutil
+
+    bad = tmp_path / "bad"  # worker 1's copy of the set (on its own disk, say) is broken
+    shutil.copytree(data_dir, bad)
+    for jpeg in (bad / "JPEGImages").iterdir():
+        jpeg.write_text("junk")
+    worker_tmp = tmp_path / "worker_tmp"
+    worker_tmp.mkdir()
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs = []
+    try:
+        for index, data in ((1, bad), (0, data_dir)):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            args = [sys.executable, TRAIN, f"--data_dir={data}", f"--model_dir={tmp_path / 'run'}", *TINY,
+                    "--distribution_strategy=multi_worker_mirrored"]
+            procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, env=_env(TF_CONFIG=tf_config, TMPDIR=str(worker_tmp))))
+        errors = [p.communicate(timeout=TIMEOUT)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    worker_err, chief_err = errors
+    assert [p.returncode for p in procs] == [1, 1]
+    assert worker_err.strip().splitlines()[-1].startswith(f"error: bad sample: Cannot decode image: {bad}")
+    assert chief_err.strip().splitlines()[-1].startswith("error: worker 1 of the cluster stopped ("), chief_err[-3000:]
+    assert "Traceback" not in worker_err + chief_err
+    assert not glob.glob(str(worker_tmp / "ct_keras_*"))  # the worker's folder is removed on failure too

@@ -1,5 +1,6 @@
 """The command-line tools, run as a user runs them."""
 
+import glob
 import os
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(tool, *args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _run(tool, *args, log_level="3"):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if log_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = log_level
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
@@ -27,10 +30,14 @@ def test_import_torch_checkpoint_tool(tmp_path):
     ckpt = tmp_path / "ctn.pth"
     torch.save(reference.state_dict(), ckpt)
     out = tmp_path / "w" / "ctn.weights.h5"
+    # As a user runs it (TensorFlow's own log level): no CUDA start-up line on a machine
+    # without an NVIDIA device.
     result = _run("import_torch_checkpoint.py", f"--checkpoint={ckpt}", "--model=ctn",
-                  "--backbone=resnet18", "--image_size=64", f"--out={out}")
+                  "--backbone=resnet18", "--image_size=64", f"--out={out}", log_level=None)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "wrote" in result.stdout and out.exists()
+    if not glob.glob("/dev/nvidia[0-9]*"):
+        assert "cuInit" not in result.stderr and "cuda" not in result.stderr.lower(), result.stderr
 
     from ct_keras.models import CompositeTaskingNet
 

@@ -1,6 +1,8 @@
 """What every command-line tool shares: user errors end in one line, not a traceback, and
 TensorFlow starts without the notes it prints on every CPU machine."""
 
+import errno
+import glob
 import os
 import re
 import sys
@@ -12,16 +14,25 @@ from absl import app
 # TensorFlow 2.21 logs these through absl before its logging is initialised, so
 # TF_CPP_MIN_LOG_LEVEL does not reach them: the absl notice itself, oneDNN being on (our
 # default, see DESIGN §7) and "no CUDA driver" on a machine without GPU.
-_START_UP_NOISE = re.compile(
+_START_UP_NOISE = (
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"
     r"|^I\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers"
 )
+# Listing the devices then logs "failed call to cuInit" at error level: noise on a machine
+# with no NVIDIA device at all, a real fault (a broken driver) on one with a GPU.
+_NO_GPU_NOISE = r"|^E\d{4} [\d:. ]+\d+ cuda_platform\.cc:\d+\] failed call to cuInit"
+
+
+def _start_up_noise():
+    has_gpu = bool(glob.glob("/dev/nvidia[0-9]*"))
+    return re.compile(_START_UP_NOISE + ("" if has_gpu else _NO_GPU_NOISE))
 
 
 def import_tensorflow_quietly():
-    """Imports TensorFlow with its C++ start-up notes (`_START_UP_NOISE`) filtered out of
-    stderr; everything else it prints there (and any import error) still comes through."""
+    """Imports TensorFlow and lists its devices with its C++ start-up notes (`_START_UP_NOISE`)
+    filtered out of stderr; everything else it prints there (and any import error) still
+    comes through."""
     if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,14 +41,16 @@ def import_tensorflow_quietly():
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+            tensorflow.config.list_physical_devices()
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(l for l in lines if not _START_UP_NOISE.search(l)))
+            noise = _start_up_noise()
+            sys.stderr.write("".join(l for l in lines if not noise.search(l)))
             sys.stderr.flush()
 
 
@@ -45,13 +58,31 @@ def import_tensorflow_quietly():
 _WRAPPED_ERROR = re.compile(r"^(?:[\w.]+\.)?(BadSampleError|ValueError|FileNotFoundError): (.+)$", re.M)
 
 
+# What the machine can cause and the user can fix: a full disk or quota, a read-only or
+# forbidden folder.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
+
+# Multi-worker training when a peer exits (its own error printed there).
+_COLLECTIVE_ABORT = re.compile(r"Collective ops is aborted by: (.+)")
+_PEER = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
+
+
 def _user_error(e):
     if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError, ImportError)):
         return str(e)
+    if isinstance(e, OSError) and e.errno in _ENVIRONMENT_ERRNOS:
+        return f"{e.strerror}" if e.strerror and e.filename is None else str(e)
     # Errors raised inside tf.data (an unreadable file, say) arrive as TF OpErrors that
     # carry our message, with TF's graph context and the Python traceback around it: the
     # user gets our line alone. No need to import TensorFlow just to recognise them.
     if type(e).__module__.startswith("tensorflow") and hasattr(e, "message"):
+        aborted = _COLLECTIVE_ABORT.search(e.message)
+        if aborted:  # multi-worker: the one that failed printed why
+            peer = _PEER.search(e.message, aborted.start())
+            who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
+            how = ("it stopped sending heartbeats" if "heartbeats" in aborted.group(1)
+                   else aborted.group(1).strip())
+            return f"{who} of the cluster stopped ({how}); its own output says why. This worker stops too"
         found = _WRAPPED_ERROR.findall(e.message)
         if not found:
             return e.message

@@ -1,6 +1,8 @@
 """The one error type of the data code, and the counter that `skip_bad_samples` uses."""
 
+import contextlib
 import logging
+import os
 
 logger = logging.getLogger("ct_keras.data")
 
@@ -36,3 +38,41 @@ class SkipCounter:
         if self.count:
             logger.warning("Skipped %d bad %s(s) in total.", self.count, self.what)
         return self.count
+
+
+SKIPPED_SAMPLES_LOG = "skipped_samples.log"
+
+
+class _Counting(logging.FileHandler):
+    def __init__(self, path):
+        super().__init__(path)
+        self.problems = set()  # each once, however many passes read it
+
+    @property
+    def skipped(self):
+        return len(self.problems)
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Skipped bad "):
+            self.problems.add(message.split("): ", 1)[-1])
+        super().emit(record)
+
+
+@contextlib.contextmanager
+def skipped_samples_log(folder):
+    """Inside the block, every sample the data code skips is also a line of
+    `<folder>/skipped_samples.log`, appended as it happens (a crash keeps it). Yields a
+    handler whose `skipped` counts the different ones; `folder=None` logs nothing and counts nothing."""
+    if folder is None:
+        yield None
+        return
+    os.makedirs(folder, exist_ok=True)
+    handler = _Counting(os.path.join(folder, SKIPPED_SAMPLES_LOG))
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

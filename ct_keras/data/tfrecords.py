@@ -125,18 +125,24 @@ def write_split(reader, out_dir, num_shards=None, image_size=None, progress=True
             bar.update(stop - start)
             continue
         tmp = path + ".tmp"
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for index in range(start, stop):
-                bar.update(1)
-                try:
-                    sample = reader.read(index)
-                except BadSampleError as e:
-                    if not reader.skip_bad_samples:
-                        raise
-                    reader.skipped.skip(e)
-                    continue
-                writer.write(serialize_sample(index, reader.ids[index], _resized(sample, image_size)))
-        os.replace(tmp, path)
+        try:
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for index in range(start, stop):
+                    bar.update(1)
+                    try:
+                        sample = reader.read(index)
+                    except BadSampleError as e:
+                        if not reader.skip_bad_samples:
+                            raise
+                        reader.skipped.skip(e)
+                        continue
+                    writer.write(serialize_sample(index, reader.ids[index], _resized(sample, image_size)))
+            os.replace(tmp, path)
+        except BaseException:
+            bar.close()
+            if os.path.exists(tmp):  # the shards before this one stay; a rerun starts here
+                os.remove(tmp)
+            raise
     bar.close()
     reader.skipped.summary()
     return num_shards

@@ -6,13 +6,13 @@ import os
 
 import keras
 
-from ct_keras.models.model_dir import write_json_atomically
+from ct_keras.models.model_dir import replace_atomically, write_json_atomically
 
 
 def _save_weights_atomically(layer, path):
-    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
-    layer.save_weights(tmp, overwrite=True)
-    os.replace(tmp, path)
+    # Keras wants the .weights.h5 ending on the temporary name too.
+    replace_atomically(path, lambda tmp: layer.save_weights(tmp, overwrite=True),
+                       tmp=path[: -len(".weights.h5")] + ".tmp.weights.h5")
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):

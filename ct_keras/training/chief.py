@@ -6,7 +6,6 @@ others write the same files to a temporary folder of their own, removed when the
 The chief is the task of type "chief", or worker 0 when the cluster has no "chief".
 """
 
-import atexit
 import json
 import os
 import shutil
@@ -43,12 +42,11 @@ def is_chief(distribution_strategy, tf_config=None):
 
 def output_dir(model_dir, distribution_strategy):
     """Where this process writes: `model_dir` on the chief, else a fresh temporary folder
-    (removed by `remove_output_dir`, or when the process exits)."""
+    (removed by `remove_output_dir`)."""
     if is_chief(distribution_strategy):
         return model_dir
     kind, index, _ = cluster_task()
     path = tempfile.mkdtemp(prefix=f"ct_keras_{kind}{index}_")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
 

@@ -1,9 +1,7 @@
 """One training run, start to finish: what `tools/train.py` does with its flags."""
 
-import contextlib
 import dataclasses
 import json
-import logging
 import math
 import os
 import shutil
@@ -12,6 +10,7 @@ import keras
 
 from ct_keras.cpu import native_bfloat16
 from ct_keras.data import RULES, detect_layout, generate_pascal_mt, make_dataset, num_examples
+from ct_keras.data.errors import skipped_samples_log
 from ct_keras.data.synthetic import VARIANTS, read_description
 from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
@@ -258,38 +257,24 @@ def _seed(config):
         tf.config.experimental.enable_op_determinism()
 
 
-@contextlib.contextmanager
-def _skipped_samples_log(config, out_dir):
-    """With `skip_bad_samples`, every sample the data code skips is also a line of
-    `<out_dir>/skipped_samples.log` (written as it happens, so a crash keeps it)."""
-    if not config.skip_bad_samples or out_dir is None:
-        yield
-        return
-    os.makedirs(out_dir, exist_ok=True)
-    handler = logging.FileHandler(os.path.join(out_dir, "skipped_samples.log"))
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("ct_keras.data")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-
-
 def train(config):
     """Trains, checkpoints, evaluates; returns the final metrics dict (None on a worker
     that is not the chief). Resumes from `<model_dir>/backup` if a previous run with the
     same flags was interrupted."""
     config.check()
     # The chief lists what it skipped; the other workers read the same files.
-    with _skipped_samples_log(config, config.model_dir if chief.is_chief(config.distribution_strategy) else None):
-        return _train(config)
-
-
-def _train(config):
-    # Only the chief writes model_dir; other workers write a temporary folder (chief.py).
+    listing = config.skip_bad_samples and chief.is_chief(config.distribution_strategy)
+    # Only the chief writes model_dir; other workers write a temporary folder (chief.py),
+    # removed however the run ends (the tools end a failed run without `atexit`).
     out_dir = chief.output_dir(config.model_dir, config.distribution_strategy)
+    try:
+        with skipped_samples_log(config.model_dir if listing else None):
+            return _train(config, out_dir)
+    finally:
+        chief.remove_output_dir(out_dir, config.model_dir)
+
+
+def _train(config, out_dir):
     if config.overwrite and out_dir == config.model_dir:
         clear_finished_run(config.model_dir)
     if out_dir != config.model_dir:
@@ -393,7 +378,6 @@ def _train(config):
                     epochs=config.epochs, steps_per_epoch=steps, **fit_args)
 
     if out_dir != config.model_dir:
-        chief.remove_output_dir(out_dir, config.model_dir)
         return None  # the chief evaluates (outside the strategy: no collective ops left)
     from ct_keras.training.evaluation import evaluate_net, write_metrics
 
