@@ -239,3 +239,40 @@ def test_a_bad_sample_on_one_worker_stops_every_worker_in_one_line(tmp_path, dat
     assert chief_err.strip().splitlines()[-1].startswith("error: worker 1 of the cluster stopped ("), chief_err[-3000:]
     assert "Traceback" not in worker_err + chief_err
     assert not glob.glob(str(worker_tmp / "ct_keras_*"))  # the worker's folder is removed on failure too
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_stops_the_chief_with_its_backup_whole(tmp_path, data_dir):
+    import time
+
+    model_dir = tmp_path / "run"
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    args = [sys.executable, TRAIN, f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY, "--epochs=3",
+            "--steps_per_epoch=10", "--distribution_strategy=multi_worker_mirrored"]
+    procs = []
+    try:
+        for index in (1, 0):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True, env=_env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path))))
+        backup = model_dir / "backup" / "training_metadata.json"
+        deadline = time.monotonic() + TIMEOUT
+        while not backup.exists():  # the end of epoch 1
+            assert procs[1].poll() is None and time.monotonic() < deadline, procs[1].stderr.read()[-3000:]
+            time.sleep(0.2)
+        time.sleep(1)
+        procs[0].kill()  # worker 1, SIGKILL: it prints nothing
+        killed = time.monotonic()
+        chief_err = procs[1].communicate(timeout=TIMEOUT)[1]
+        waited = time.monotonic() - killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert procs[1].returncode == 1, chief_err[-3000:]
+    assert waited < 60  # measured: 7 s (heartbeats)
+    assert chief_err.strip().splitlines()[-1].startswith("error: worker 1 of the cluster stopped ("), chief_err[-3000:]
+    assert "Traceback" not in chief_err
+    assert json.loads(backup.read_text())["step"] >= 10  # whole: the same command resumes from it
+    assert (model_dir / "checkpoints" / "last.weights.h5").is_file()

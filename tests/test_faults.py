@@ -70,14 +70,24 @@ class _FailingLayer:
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
     from ct_keras.training.callbacks import _save_weights_atomically
 
+    import keras
+    import numpy as np
+
+    def model():
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    saved = model()
     path = tmp_path / "last.weights.h5"
-    path.write_bytes(b"the previous checkpoint")
+    _save_weights_atomically(saved, str(path))
     with pytest.raises(OSError, match=r"Cannot write .*last.weights.h5 \(No space left on device\); "
                                       r"the previous one is kept") as raised:
         _save_weights_atomically(_FailingLayer(), str(path))
     assert raised.value.errno == errno.ENOSPC
-    assert path.read_bytes() == b"the previous checkpoint"
     assert os.listdir(tmp_path) == ["last.weights.h5"]  # no temporary file left behind
+    loaded = model()
+    loaded.load_weights(str(path))  # the previous checkpoint, whole
+    for a, b in zip(loaded.weights, saved.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
     fresh = tmp_path / "new" / "best.weights.h5"
     with pytest.raises(OSError, match="nothing was written"):
@@ -181,4 +191,27 @@ def test_a_stopped_peer_is_named_in_one_line(message, expected):
     import tensorflow as tf
 
     error = tf.errors.UnavailableError(None, None, "Graph execution error:\n\nDetected at node ...\n" + message)
-    assert _cli()._user_error(error) == f"{expected}; its own output says why. This worker stops too"
+    assert _cli()._user_error(error) == f"{expected}; its own output or exit status says why. This worker stops too"
+
+
+@pytest.mark.slow
+def test_an_export_killed_while_writing_leaves_no_version_tf_serving_would_load(run_folder, tmp_path):
+    import signal
+
+    export_dir = tmp_path / "exported"
+    args = [sys.executable, os.path.join(TOOLS, "export.py"), f"--model_dir={run_folder}",
+            f"--export_dir={export_dir}", "--noverify"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (export_dir.is_dir() and [p for p in export_dir.iterdir() if p.name.startswith(".tmp-1-")]):
+        assert first.poll() is None and time.monotonic() < deadline, "the export ended before it was killed"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not [p for p in export_dir.iterdir() if p.name.isdigit()]  # only the hidden, ignored folder
+
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [p.name for p in export_dir.iterdir() if p.name.isdigit()] == ["1"]
+    assert (export_dir / "1" / "saved_model.pb").is_file()

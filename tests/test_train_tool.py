@@ -146,19 +146,20 @@ def test_sigkilled_run_resumes_to_the_weights_of_the_run_left_alone(tmp_path, da
 
 
 @pytest.mark.slow
-def test_a_corrupt_image_ends_training_in_one_line(data_dir, tmp_path):
+@pytest.mark.parametrize("image_id", ["2008_000003", "2010_000001"])  # train (8 images, all seen), val
+def test_a_corrupt_image_ends_training_in_one_line(data_dir, tmp_path, image_id):
     import shutil
 
     bad = tmp_path / "bad"
     shutil.copytree(data_dir, bad)
-    (bad / "JPEGImages" / "2008_000003.jpg").write_text("junk")  # train split: 8 images, all seen
+    (bad / "JPEGImages" / f"{image_id}.jpg").write_text("junk")
     start = time.monotonic()
     result = _run([f"--data_dir={bad}", f"--model_dir={tmp_path / 'run'}", "--epochs=1", "--steps_per_epoch=4",
                    *TINY], timeout=300)
     assert result.returncode == 1
     assert time.monotonic() - start < 240
     lines = result.stderr.strip().splitlines()
-    assert lines[-1] == f"error: bad sample: Cannot decode image: {bad / 'JPEGImages' / '2008_000003.jpg'}"
+    assert lines[-1] == f"error: bad sample: Cannot decode image: {bad / 'JPEGImages' / f'{image_id}.jpg'}"
     assert "Traceback" not in result.stderr
 
 

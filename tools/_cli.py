@@ -82,7 +82,7 @@ def _user_error(e):
             who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
             how = ("it stopped sending heartbeats" if "heartbeats" in aborted.group(1)
                    else aborted.group(1).strip())
-            return f"{who} of the cluster stopped ({how}); its own output says why. This worker stops too"
+            return f"{who} of the cluster stopped ({how}); its own output or exit status says why. This worker stops too"
         found = _WRAPPED_ERROR.findall(e.message)
         if not found:
             return e.message

@@ -86,3 +86,23 @@ def test_corrupt_mat_file_names_the_file(writable_copy):
         f.write(b"\x00" * 200)
     with pytest.raises(ValueError, match=r"Cannot read \.mat file .*: " + path):
         reader.read(0)
+
+
+def test_truncated_png_label_names_the_file(writable_copy):
+    reader = open_pascal_mt(writable_copy, "train")
+    path = reader.files(reader.ids[1])["semseg"]
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])  # a download cut off half-way
+    with pytest.raises(ValueError, match=r"Cannot decode PNG .*: " + path):
+        reader.read(1)
+    reader.read(0)  # the others still read
+
+
+def test_an_empty_split_file_is_an_error_naming_it(writable_copy):
+    split_file = os.path.join(writable_copy, "ImageSets", "Context", "val.txt")
+    with open(split_file, "w") as f:
+        f.write("\n")
+    with pytest.raises(ValueError, match=r"Split file lists no images: " + split_file):
+        open_pascal_mt(writable_copy, "val")
