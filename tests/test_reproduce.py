@@ -112,7 +112,7 @@ def _reproduce(out, data_dir, *extra, **kwargs):
 def test_dry_run_lists_the_jobs_and_the_cost(tmp_path):
     result = _reproduce(tmp_path / "out", tmp_path / "data", "--dry_run").communicate(timeout=300)[0]
     assert "pending train ctn_r1r" in result and "pending evaluate ctn_r1r under rrnd" in result
-    assert "2 of 2 training runs to do: 1,200 steps" in result
+    assert "2 of 2 training runs to do: 1,920 steps" in result
     assert not (tmp_path / "out").exists()
     result = _reproduce(tmp_path / "out", tmp_path / "data", "--dry_run",
                         "--train_flags=--final_rule=r2").communicate(timeout=300)[0]

@@ -22,8 +22,10 @@ from _cli import run  # noqa: E402
 flags.DEFINE_string("table", "all", "1, 2, 3, 4, all (1–4), ablations (7–15), or a comma list.")
 flags.DEFINE_enum("scale", "smoke", ["smoke", "full"],
                   "smoke: the synthetic set on a CPU; full: the paper's recipe on PASCAL-MT.")
+# The demo's set (configs/demo.cfg): generated once, by whichever runs first.
+SMOKE_DATA = "data/synthetic_pascal_mt_easy64"
 flags.DEFINE_string("data_dir", None, "PASCAL-MT (full) or where the synthetic set goes (smoke; "
-                    "default data/synthetic_pmt_smoke64).")
+                    f"default {SMOKE_DATA}, the demo's).")
 flags.DEFINE_string("out", None, "Folder of the runs, the evaluations and the tables.")
 flags.DEFINE_bool("dry_run", False, "List the jobs, their commands and the cost; run nothing.")
 flags.DEFINE_multi_string("train_flags", [], "A flag for every training run, e.g. "
@@ -58,7 +60,7 @@ def main(argv):
 
     tables = paper_tables.tables(FLAGS.table)
     scale = plan.SCALES[FLAGS.scale]
-    data_dir = FLAGS.data_dir or ("data/synthetic_pmt_smoke64" if FLAGS.scale == "smoke" else None)
+    data_dir = FLAGS.data_dir or (SMOKE_DATA if FLAGS.scale == "smoke" else None)
     if data_dir is None:
         raise ValueError("--data_dir: required with --scale=full (a PASCAL-MT folder)")
     if FLAGS.scale == "full" and not os.path.isdir(data_dir):
@@ -71,16 +73,16 @@ def main(argv):
                         os.path.join(tools, "train.py"), os.path.join(tools, "evaluate.py"))
     if FLAGS.dry_run:
         pending = [r for r in runs if not r.done(out)]
-        for name, command, done in jobs:
+        for name, command, done, _ in jobs:
             print(f"{'done   ' if done else 'pending'} {name}\n        {' '.join(command)}")
         steps = sum(r.steps for r in pending)
         cost = (f", about {steps * scale.seconds_per_step / 3600:.1f} h of training on 2 CPU cores"
                 if scale.seconds_per_step else "")
         print(f"{len(pending)} of {len(runs)} training runs to do: {steps:,} steps{cost}; "
-              f"{sum(not d for _, _, d in jobs) - len(pending)} evaluations")
+              f"{sum(not d for _, _, d, _ in jobs) - len(pending)} evaluations")
         return
     try:
-        execute.run_jobs(jobs, out, cwd=ROOT)
+        execute.run_jobs(jobs, out, cwd=ROOT, seconds_per_step=scale.seconds_per_step)
     except execute.JobFailed as e:
         sys.exit(f"error: {e}")
     for table in tables:

@@ -28,31 +28,61 @@ def evaluate_command(evaluate_tool, evaluation, out, data_dir, edge_thresholds):
 
 
 def jobs(runs, evaluations, out, data_dir, scale, train_tool, evaluate_tool):
-    """`[(name, command, done)]` in the order they must run."""
-    listed = [(f"train {r.name}", train_command(train_tool, r, out), r.done(out)) for r in runs]
+    """`[(name, command, done, steps)]` in the order they must run (`steps`: the training
+    steps of a run, 0 for an evaluation)."""
+    listed = [(f"train {r.name}", train_command(train_tool, r, out), r.done(out), r.steps) for r in runs]
     for e in evaluations:
         if e.rule != "s":  # rule S is each run's own final evaluation
             listed.append((f"evaluate {e.run} under {e.rule}",
                            evaluate_command(evaluate_tool, e, out, data_dir, scale.edge_thresholds),
-                           e.done(out)))
+                           e.done(out), 0))
     return listed
+
+
+def _duration(seconds):
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+class _Progress:
+    """Elapsed time, and the time left estimated from the training steps left at the rate
+    measured so far (the scale's own estimate before the first run ends)."""
+
+    def __init__(self, listed, seconds_per_step):
+        self.start = time.time()
+        self.steps_left = sum(steps for _, _, done, steps in listed if not done)
+        self.seconds_per_step = seconds_per_step
+        self.steps_done = self.seconds_done = 0
+
+    def job_done(self, steps, seconds):
+        self.steps_left -= steps
+        if steps:
+            self.steps_done += steps
+            self.seconds_done += seconds
+
+    def line(self):
+        rate = self.seconds_done / self.steps_done if self.steps_done else self.seconds_per_step
+        left = f", about {_duration(self.steps_left * rate)} of training left" if rate and self.steps_left else ""
+        return f"elapsed {_duration(time.time() - self.start)}{left}"
 
 
 def _log_path(out, name):
     return os.path.join(out, "logs", name.replace(" ", "_") + ".log")
 
 
-def run_jobs(listed, out, cwd, print_fn=print):
+def run_jobs(listed, out, cwd, print_fn=print, seconds_per_step=None):
     """Runs the jobs that are not done; returns how many ran. A failure raises `JobFailed`
-    naming the job and its log (after its last lines), and stops: the later jobs may need it."""
+    naming the job and its log (after its last lines), and stops: the later jobs may need it.
+    Each job prints a progress line (k of n, elapsed, training time left)."""
     ran = 0
+    progress = _Progress(listed, seconds_per_step)
     os.makedirs(os.path.join(out, "logs"), exist_ok=True)
-    for i, (name, command, done) in enumerate(listed, 1):
+    for i, (name, command, done, steps) in enumerate(listed, 1):
         if done:
             print_fn(f"[{i}/{len(listed)}] {name}: done already")
             continue
         log = _log_path(out, name)
-        print_fn(f"[{i}/{len(listed)}] {name} … (log: {log})")
+        print_fn(f"[{i}/{len(listed)}] {name} … (log: {log}; {progress.line()})")
         start = time.time()
         with open(log, "a") as f:
             f.write("$ " + " ".join(command) + "\n")
@@ -63,6 +93,7 @@ def run_jobs(listed, out, cwd, print_fn=print):
             with open(log) as f:
                 tail = "".join(f.readlines()[-15:])
             raise JobFailed(f"{name} failed (exit code {code}); the end of {log}:\n{tail}")
-        print_fn(f"[{i}/{len(listed)}] {name}: {time.time() - start:.0f} s")
+        progress.job_done(steps, time.time() - start)
+        print_fn(f"[{i}/{len(listed)}] {name}: {_duration(time.time() - start)} ({progress.line()})")
         ran += 1
     return ran
