@@ -36,6 +36,9 @@ flags.DEFINE_string("anchors", "paper", "With --weights: the class anchors the w
                     "checkpoint of the authors' code: their colourmap_seg21.txt,colourmap_parts7.txt).")
 flags.DEFINE_string("export_dir", "exported/ctn", "Base folder of the versions (TF Serving's model_base_path).")
 flags.DEFINE_integer("version", None, "Version number; default one more than the highest present.")
+flags.DEFINE_string("palette_model", None, "A palette network's training run (tools/train.py --model=palette, "
+                    "the same --image_size): exported beside the network, as the SavedModel's palette and "
+                    "predicted_palette signatures and palette_fp32.tflite.")
 flags.DEFINE_list("tflite", [], "TFLite files to make: any of fp32, fp16, dynamic_int8, int8.")
 flags.DEFINE_string("data_dir", "data/synthetic_pascal_mt", "PASCAL-MT whose training images calibrate int8.")
 flags.DEFINE_integer("calibration_images", 200, "Training images that calibrate int8.")
@@ -48,6 +51,9 @@ FLAGS = flags.FLAGS
 
 SAVED_MODEL_TOLERANCE = 1e-4
 TFLITE_TOLERANCE = 1e-3
+# The palette network is an argmax: float round-off may flip a pixel whose two best
+# logits tie; measured 100 % on the tests' random weights.
+PALETTE_AGREEMENT = 0.999
 
 
 def _load_model():
@@ -80,6 +86,22 @@ def _load_model():
             f"--weights {FLAGS.weights} do not fit a {FLAGS.model} with --backbone={FLAGS.backbone}: {e}"
         ) from None
     return model
+
+
+def _palette_source():
+    return os.path.abspath(FLAGS.palette_model) if FLAGS.palette_model else None
+
+
+def _load_palette_net(model):
+    """The --palette_model run's network, checked against `model` before any export."""
+    if FLAGS.palette_model is None:
+        return None
+    from ct_keras.deploy.palette_module import check_palette_net
+    from ct_keras.models import load_model_dir
+
+    net = load_model_dir(FLAGS.palette_model, "best")
+    check_palette_net(net, tuple(model.image_hw), model.num_tasks, source=f"--palette_model {FLAGS.palette_model}")
+    return net
 
 
 def _sample_inputs(image_hw):
@@ -135,17 +157,27 @@ def main(argv):
 
     model = _load_model()
     image_hw = tuple(model.image_hw)
+    palette_net = _load_palette_net(model)
     sample = _sample_inputs(image_hw) if FLAGS.sample_image else None  # bad inputs fail before any work
-    path = export_saved_model(model, FLAGS.export_dir, FLAGS.version, fast=FLAGS.fast)
+    path = export_saved_model(model, FLAGS.export_dir, FLAGS.version, fast=FLAGS.fast, palette_net=palette_net,
+                              palette_source=_palette_source())
     version = int(os.path.basename(path))
     print(f"SavedModel ({'fast path' if FLAGS.fast else 'Keras graph'}, "
-          f"{image_hw[0]}x{image_hw[1]}): {path}")
+          f"{image_hw[0]}x{image_hw[1]}{', with the palette network' if palette_net else ''}): {path}")
 
     images, palettes = _random_inputs(image_hw)
     served = tf.saved_model.load(path).signatures["serving_default"]
     served_raw = None
     if FLAGS.verify or quantizations:
         served_raw = served(image=tf.constant(images), palette=tf.constant(palettes))["raw"].numpy()
+    if FLAGS.verify and palette_net is not None:
+        loaded = tf.saved_model.load(path).signatures["palette"]
+        served_palette = loaded(image=tf.constant(images))["palette"].numpy()
+        keras_palette = np.argmax(palette_net(images, training=False).numpy(), axis=-1)
+        agreement = float(np.mean(served_palette == keras_palette))
+        print(f"  palette signature vs Keras: {100 * agreement:.3f} % of pixels the same task")
+        if agreement < PALETTE_AGREEMENT:
+            raise RuntimeError(f"The exported palette network agrees with Keras on {100 * agreement:.3f} % of pixels")
     if FLAGS.verify:
         keras_raw = model({"image": images, "palette": palettes}, training=False).numpy()
         difference = _max_difference(served_raw, keras_raw)
@@ -161,7 +193,15 @@ def main(argv):
                 FLAGS.data_dir, image_hw, num_images=FLAGS.calibration_images)
         out_dir = os.path.join(FLAGS.export_dir, "tflite", str(version))
         paths = tflite.export_tflite(model, out_dir, quantizations, fast=FLAGS.fast,
-                                     representative_dataset=representative)
+                                     representative_dataset=representative, palette_net=palette_net,
+                                     palette_source=_palette_source())
+        palette_file = paths.pop("palette", None)
+        if palette_file:
+            line = f"TFLite palette network: {palette_file} ({os.path.getsize(palette_file) / 2**20:.1f} MiB)"
+            if FLAGS.verify:
+                lite = tflite.run_tflite_palette(palette_file, images)
+                line += f", {100 * float(np.mean(lite == served_palette)):.3f} % of pixels as the SavedModel"
+            print(line)
         for quantization, file in paths.items():
             line = f"TFLite {quantization}: {file} ({os.path.getsize(file) / 2**20:.1f} MiB)"
             if FLAGS.verify:

@@ -5,6 +5,7 @@
     python tools/predict.py --model=runs/demo --palette=r2 --label=labels/ --out=out a.jpg b.jpg
     python tools/predict.py --model=runs/demo --palette=s:semseg --edits=edits.json --out=out a.jpg
     python tools/predict.py --model=runs/r2_ctn --palette=predicted --palette_model=runs/palette_r2 a.jpg
+    python tools/predict.py --model=exported/ctn --palette=predicted a.jpg   # exported with --palette_model
 
 --model: a training run folder (model.json + checkpoints/), a SavedModel export (base or
 version folder) or a .tflite file. --palette: see `ct_keras.palettes.specs` (below).
@@ -34,7 +35,8 @@ flags.DEFINE_string("edits", None, "Edit file (.json) painted over --palette: wr
 flags.DEFINE_string("label", None, "Semseg label for --palette=r2/r3: a file (one image) or a "
                     "folder of <image stem>.png.")
 flags.DEFINE_string("palette_model", None, "For --palette=predicted: a palette network's training "
-                    "run (tools/train.py --model=palette, paper §6.2).")
+                    "run (tools/train.py --model=palette, paper §6.2); not needed with an export that "
+                    "holds one (tools/export.py --palette_model).")
 flags.DEFINE_string("out", "predictions", "Output folder.")
 flags.DEFINE_string("checkpoint", "best", "Checkpoint of a training run: best or last.")
 flags.DEFINE_integer("batch_size", 4, "Images per network call.")
@@ -61,8 +63,14 @@ def main(argv):
         from ct_keras.inference.palette_model import PalettePredictor
 
         palette_model = PalettePredictor(FLAGS.palette_model)
-    check_request(paths, spec, FLAGS.label, palette_model)  # before the model loads
-    predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
+    if spec.needs_palette_model and palette_model is None:
+        # An export made with --palette_model holds its palette network.
+        predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
+        palette_model = predictor.palette_model
+        check_request(paths, spec, FLAGS.label, palette_model)
+    else:
+        check_request(paths, spec, FLAGS.label, palette_model)  # before the model loads
+        predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
     failures = predict_files(predictor, paths, spec, FLAGS.out, batch_size=FLAGS.batch_size,
                              label=FLAGS.label, palette_model=palette_model, progress=FLAGS.progress)
     done = len(paths) - len(failures)

@@ -32,15 +32,32 @@ def export_info(module, model):
     (and next to `.tflite` files): its size, tasks, the class anchors it decodes with
     (also the class colours of pictures) and the model's config."""
     height, width = module.image_hw
-    return {
+    info = {
         "image_size": [height, width],
         "task_names": list(TASK_NAMES),
         "fill_values": {TASK_NAMES[k]: v for k, v in FILL_VALUES.items()},
         "fast_path": module.fast,
         "anchors": module.anchors,
         "model": type(model).__name__,
-        "config": {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")},
+        "config": _config(model),
     }
+    if getattr(module, "palette_network", None) is not None:
+        info["palette_model"] = palette_info(module.palette_network)
+    return info
+
+
+def _config(model):
+    return {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
+
+
+def palette_info(palette_module, file=None):
+    """What the info file says of the palette network exported with the CTN: the rule it
+    learnt, where it came from, its config and (TFLite) its file."""
+    info = {"rule": palette_module.rule, "source": palette_module.source,
+            "config": _config(palette_module._net)}
+    if file is not None:
+        info["file"] = file
+    return info
 
 
 def write_export_info(path, module, model):
@@ -55,7 +72,8 @@ def save_module(module, path, batch_size=None):
     tf.saved_model.save(module, path, signatures=module.signatures(batch_size))
 
 
-def export_saved_model(model, export_dir, version=None, fast=True):
+def export_saved_model(model, export_dir, version=None, fast=True, palette_net=None,
+                       palette_source="the palette network"):
     """Exports `model` as `<export_dir>/<version>/` for TF Serving.
 
     The SavedModel is written to a temporary folder inside `export_dir` and renamed
@@ -63,8 +81,10 @@ def export_saved_model(model, export_dir, version=None, fast=True):
 
     Signatures (see `ServingModule`): `serving_default` (image + palette),
     `single_task` (image + one task id per image), `encoded_image` (JPEG/PNG bytes +
-    palette) and `all_tasks` (image alone). Inputs of a wrong size, a palette of the
-    wrong shape or ids outside the tasks fail with a message saying what was expected.
+    palette) and `all_tasks` (image alone); with `palette_net`, `palette` (image → the
+    Task Palette it predicts) and `predicted_palette` (image → that palette and the
+    prediction under it). Inputs of a wrong size, a palette of the wrong shape or ids
+    outside the tasks fail with a message saying what was expected.
 
     Args:
         model: a float32 `CompositeTaskingNet` (or, with `fast=False`, any model that
@@ -73,6 +93,8 @@ def export_saved_model(model, export_dir, version=None, fast=True):
         version: integer version; default one more than the highest present.
         fast: export the exact fast path (`FastCompositeTasking`) rather than the
             Keras graph.
+        palette_net: a trained `PaletteNet` of the model's image size and tasks, or None.
+        palette_source: where it came from (its run folder), for the info file and errors.
 
     Returns:
         The path of the new version folder.
@@ -86,7 +108,8 @@ def export_saved_model(model, export_dir, version=None, fast=True):
         raise ValueError(
             f"{final} already exists: a served version is never overwritten; pick another --version"
         )
-    module = ServingModule(model, fast=fast, check_inputs=True)
+    module = ServingModule(model, fast=fast, check_inputs=True, palette_net=palette_net,
+                           palette_source=palette_source)
     os.makedirs(export_dir, exist_ok=True)
     # A dot-name TF Serving ignores (it only loads folders named by integers).
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)

@@ -7,6 +7,7 @@ every function is a TF graph over the module's variables.
 import tensorflow as tf
 
 from ct_keras.deploy.fast_path import FastCompositeTasking
+from ct_keras.deploy.palette_module import PaletteModule
 from ct_keras.tasks import (  # noqa: F401 (FILL_VALUES is re-exported)
     EDGES, FILL_VALUES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
 )
@@ -60,6 +61,9 @@ class ServingModule(tf.Module):
       RGB or grey, exactly H×W); same outputs as `composite`.
     - `all_tasks(image)`: every task over the whole image: the five decoded maps
       unmasked and `raw` `[B, K, H, W, C]`.
+    - With a palette network (paper §6.2): `palette(image)` → `palette`, the int32
+      `[B, H, W]` Task Palette it predicts; `predicted_palette(image)`: that palette and
+      what the network predicts under it (the outputs of `composite`, plus `palette`).
 
     With `check_inputs` (the SavedModel) the spatial size may be anything in the
     signature and a wrong size, a palette of another shape or an id outside [0, K)
@@ -76,9 +80,12 @@ class ServingModule(tf.Module):
         fast: serve `FastCompositeTasking(model)` (exact, less work) rather than the
             Keras graph itself.
         check_inputs: check shapes and ids in the graph (see above).
+        palette_net: a trained `PaletteNet` of the same image size and tasks, or None.
+        palette_source: what to call it in errors (its run folder, say).
     """
 
-    def __init__(self, model, fast=True, check_inputs=True, name="composite_tasking"):
+    def __init__(self, model, fast=True, check_inputs=True, palette_net=None,
+                 palette_source="the palette network", name="composite_tasking"):
         super().__init__(name=name)
         if not getattr(model, "uses_palette", False):
             raise ValueError(
@@ -102,6 +109,9 @@ class ServingModule(tf.Module):
             # weight twice); the TF variables, not Keras' wrappers, so that TFLite can freeze them.
             object.__setattr__(self, "_model", model)
             self.model_variables = [v.value for v in model.variables]
+        self.palette_network = None
+        if palette_net is not None:
+            self.palette_network = PaletteModule(palette_net, self.image_hw, self.num_tasks, palette_source)
 
     # ----- the raw network -------------------------------------------------------------
     def _raw_composite(self, image, palette):
@@ -220,13 +230,26 @@ class ServingModule(tf.Module):
         outputs["raw"] = raw
         return outputs
 
+    def palette(self, image):
+        image = self._check_image(tf.cast(image, tf.float32))
+        return {"palette": self.palette_network.palette(image)}
+
+    def predicted_palette(self, image):
+        image = self._check_image(tf.cast(image, tf.float32))
+        palette = self.palette_network.palette(image)
+        outputs = _masked_outputs(self._raw_composite(image, palette), palette, self.anchors)
+        outputs["palette"] = palette
+        return outputs
+
     # ----- signatures --------------------------------------------------------------------
     def signatures(self, batch_size=None):
         """`{signature key: concrete function}` for `tf.saved_model.save`.
 
         With `check_inputs` the height and width are left free in the signatures (the
         graph checks them); otherwise they are static and only `serving_default` and
-        `single_task` are made (the ones TFLite can run: no string decoding).
+        `single_task` are made (the ones TFLite can run: no string decoding; the palette
+        network goes to its own TFLite file, `PaletteModule`). `palette` and
+        `predicted_palette` are made when the module has a palette network.
         """
         height, width = self.image_hw
         hw = (None, None) if self.check_inputs else (height, width)
@@ -251,5 +274,8 @@ class ServingModule(tf.Module):
             functions["encoded_image"] = (
                 encoded_image, [tf.TensorSpec([batch_size], tf.string, name="image_bytes"), palette])
             functions["all_tasks"] = (all_tasks, [image])
+            if self.palette_network is not None:
+                functions["palette"] = (self.palette, [image])
+                functions["predicted_palette"] = (self.predicted_palette, [image])
         return {key: tf.function(fn, input_signature=spec, autograph=False).get_concrete_function()
                 for key, (fn, spec) in functions.items()}

@@ -9,6 +9,7 @@ caller of a `.tflite` file checks its inputs (`ct_keras.deploy.user_inputs`).
 the files.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,8 +18,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.deploy.saved_model import save_module, write_export_info
+from ct_keras.deploy.palette_module import PaletteModule
+from ct_keras.deploy.saved_model import export_info, palette_info, save_module
 from ct_keras.deploy.serving_module import ServingModule
+from ct_keras.models.model_dir import write_atomically
 from ct_keras.deploy.user_inputs import TFLITE_INFO
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic_int8", "int8")
@@ -115,8 +118,11 @@ def convert(saved_model_dir, quantization="fp32", representative_dataset=None):
     return content
 
 
+PALETTE_FILE = "palette_fp32.tflite"
+
+
 def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representative_dataset=None,
-                  prefix="model"):
+                  prefix="model", palette_net=None, palette_source="the palette network"):
     """Writes `<out_dir>/<prefix>_<quantization>.tflite` for each quantization, and
     `<out_dir>/ct_keras_export.json` (`saved_model.export_info`: anchors, config).
 
@@ -127,28 +133,47 @@ def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representa
         fast: convert the fast path rather than the Keras graph.
         representative_dataset: a generator function of input dicts, for `int8`
             (see `representative_inputs`).
+        palette_net: a trained `PaletteNet` (the model's size and tasks) written beside
+            the model as `palette_fp32.tflite` (`serving_default`: `image` → `palette`),
+            named in the info file; or None.
+        palette_source: where it came from, for the info file and errors.
 
     Returns:
         `{quantization: path}`.
     """
     quantizations = check_quantizations(quantizations)
     module = ServingModule(model, fast=fast, check_inputs=False)
+    palette_module = None
+    if palette_net is not None:
+        palette_module = PaletteModule(palette_net, module.image_hw, module.num_tasks, palette_source)
     os.makedirs(out_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tflite-saved-model-", dir=out_dir)
     paths = {}
+    for quantization in quantizations:
+        paths[quantization] = os.path.join(out_dir, f"{prefix}_{quantization}.tflite")
+    _convert_to_files(module, {q: (q, representative_dataset) for q in quantizations}, paths, out_dir)
+    info = export_info(module, model)
+    if palette_module is not None:
+        palette_path = os.path.join(out_dir, PALETTE_FILE)
+        _convert_to_files(palette_module, {"palette": ("fp32", None)}, {"palette": palette_path}, out_dir)
+        paths["palette"] = palette_path
+        info["palette_model"] = palette_info(palette_module, file=PALETTE_FILE)
+    write_atomically(os.path.join(out_dir, TFLITE_INFO), json.dumps(info, indent=2))
+    return paths
+
+
+def _convert_to_files(module, conversions, paths, out_dir):
+    """Saves `module` once and writes `{key: (quantization, representative)}` to `paths[key]`."""
+    tmp = tempfile.mkdtemp(prefix=".tflite-saved-model-", dir=out_dir)
     try:
         save_module(module, tmp)
-        for quantization in quantizations:
+        for key, (quantization, representative_dataset) in conversions.items():
             content = convert(tmp, quantization, representative_dataset)
-            path = os.path.join(out_dir, f"{prefix}_{quantization}.tflite")
+            path = paths[key]
             with open(path + ".tmp", "wb") as f:
                 f.write(content)
             os.replace(path + ".tmp", path)
-            paths[quantization] = path
-        write_export_info(os.path.join(out_dir, TFLITE_INFO), module, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return paths
 
 
 def run_tflite(path_or_content, image, palette, num_threads=None):
@@ -165,3 +190,18 @@ def run_tflite(path_or_content, image, palette, num_threads=None):
         interpreter = Interpreter(model_path=str(path_or_content), **kwargs)
     runner = interpreter.get_signature_runner("serving_default")
     return runner(image=np.asarray(image, np.float32), palette=np.asarray(palette, np.int32))
+
+
+def run_tflite_palette(path_or_content, image, num_threads=None):
+    """The Task Palettes `[B, H, W]` a `palette_fp32.tflite` predicts for images `[B, H, W, 3]`
+    (one call per image: the file has batch 1)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    kwargs = {"num_threads": num_threads} if num_threads else {}
+    if isinstance(path_or_content, (bytes, bytearray)):
+        interpreter = Interpreter(model_content=bytes(path_or_content), **kwargs)
+    else:
+        interpreter = Interpreter(model_path=str(path_or_content), **kwargs)
+    runner = interpreter.get_signature_runner("serving_default")
+    image = np.asarray(image, np.float32)
+    return np.concatenate([runner(image=image[i:i + 1])["palette"] for i in range(len(image))])

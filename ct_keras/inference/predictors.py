@@ -35,6 +35,7 @@ class KerasPredictor:
         self.model = load_model_dir(model_dir, checkpoint)
         self.image_hw = tuple(self.model.image_hw)
         self.anchors = getattr(self.model, "anchors", None)
+        self.palette_model = None  # a run folder holds one network (--palette_model gives another)
         height, width = self.image_hw
         if isinstance(self.model, CompositeTaskingNet):
             from ct_keras.deploy import FastCompositeTasking
@@ -87,6 +88,14 @@ class SavedModelPredictor:
         self.anchors = _anchors(info)
         self._loaded = tf.saved_model.load(self.source)
         self._run = self._loaded.signatures["serving_default"]
+        self.palette_model = None  # the palette network exported with it, if any
+        if "palette" in self._loaded.signatures:
+            from ct_keras.inference.palette_model import ExportedPalette
+
+            signature = self._loaded.signatures["palette"]
+            self.palette_model = ExportedPalette(
+                lambda images: signature(image=tf.constant(images, tf.float32))["palette"].numpy(),
+                self.image_hw, f"{self.source} (palette signature)")
 
     def raw(self, images, palettes):
         import tensorflow as tf
@@ -115,7 +124,29 @@ class TFLitePredictor:
         self.image_hw = tuple(int(s) for s in inputs["image"]["shape"][1:3])
         from ct_keras.deploy.user_inputs import read_tflite_info
 
-        self.anchors = _anchors(read_tflite_info(path))  # written next to the file by the export
+        info = read_tflite_info(path)  # written next to the file by the export
+        self.anchors = _anchors(info)
+        self.palette_model = self._palette_file(path, info, num_threads)
+
+    def _palette_file(self, path, info, num_threads):
+        """The palette network's file that the info next to `path` names, if any."""
+        palette = (info or {}).get("palette_model")
+        if not palette:
+            return None
+        file = os.path.join(os.path.dirname(os.path.abspath(path)), palette["file"])
+        if not os.path.isfile(file):
+            raise FileNotFoundError(f"{file} not found: the info next to --model {path} names it as the "
+                                    "palette network exported with it")
+        from ai_edge_litert.interpreter import Interpreter
+
+        from ct_keras.inference.palette_model import ExportedPalette
+
+        runner = Interpreter(model_path=file, num_threads=num_threads).get_signature_runner("serving_default")
+
+        def run(images):
+            return np.concatenate([runner(image=images[i:i + 1])["palette"] for i in range(len(images))])
+
+        return ExportedPalette(run, self.image_hw, file)
 
     def raw(self, images, palettes):
         from ct_keras.deploy.user_inputs import check_palette

@@ -30,7 +30,8 @@ SPEC_HELP = (
     f"[{LEGEND_TEXT}], .npy of ids); an edit file (.json); or 'predicted' (a palette network)"
 )
 PREDICTED_NEEDS_MODEL = ("The palette 'predicted' comes from a palette network: it needs "
-                         "--palette_model (a network that predicts the Task Palette)")
+                         "--palette_model (a network that predicts the Task Palette), or an export "
+                         "that holds one (tools/export.py --palette_model)")
 SEEDED_RULES = ("r1r", "rrnd")
 SEMANTIC_RULES = ("r2", "r3")
 
