@@ -171,3 +171,84 @@ def test_the_export_tool_takes_a_palette_run_and_refuses_one_that_does_not_fit(s
         f"error: --palette_model {small} takes 32x32 images, the CompositeTasking network 64x64: "
         "train it with --image_size=64")
     assert not (tmp_path / "refused").exists()
+
+
+class _RestShim:
+    """TF Serving's REST `:predict` in front of a SavedModel, as far as the client needs:
+    row requests (`instances`) answered with row `predictions`, by calling the signature."""
+
+    def __init__(self, export):
+        import http.server
+        import threading
+
+        loaded = tf.saved_model.load(export)
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler):  # noqa: N805
+                body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+                self.requests.append((handler.path, body))
+                signature = loaded.signatures[body["signature_name"]]
+                rows = body["instances"]
+                inputs = {key: tf.constant(np.asarray([row[key] for row in rows]),
+                                           signature.structured_input_signature[1][key].dtype)
+                          for key in rows[0]}
+                outputs = {k: v.numpy() for k, v in signature(**inputs).items()}
+                answer = {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(len(rows))]}
+                data = json.dumps(answer).encode()
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                handler.wfile.write(data)
+
+            def log_message(handler, *args):  # noqa: N805
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_serving_client_asks_for_the_predicted_palette(setup, tmp_path):
+    image = setup["root"] / "photo64.png"
+    Image.fromarray(setup["images"][0].astype(np.uint8)).save(image)
+    result = _tool("serving_client.py", f"--image={image}", f"--image_size={SIZE}", "--signature=predicted_palette",
+                   "--dry_run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    body = json.loads(result.stdout)
+    assert body["signature_name"] == "predicted_palette" and set(body["instances"][0]) == {"image"}
+
+    shim = _RestShim(setup["export"])
+    try:
+        out = tmp_path / "answer.png"
+        result = _tool("serving_client.py", f"--image={image}", f"--image_size={SIZE}",
+                       "--signature=predicted_palette", f"--server={shim.address}", f"--out={out}")
+    finally:
+        shim.server.shutdown()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "predicted_palette answered" in result.stdout and out.is_file()
+    assert shim.requests[0][0] == "/v1/models/ctn:predict"
+
+
+def test_tflite_demo_runs_the_pair(setup, tmp_path):
+    image = setup["root"] / "photo64.png"
+    Image.fromarray(setup["images"][0].astype(np.uint8)).save(image)
+    out = tmp_path / "demo.png"
+    result = _tool("tflite_demo.py", f"--model={setup['tflite']['fp32']}", f"--image={image}",
+                   "--palette=predicted", f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.is_file() and "model_fp32.tflite (64x64)" in result.stdout
+    # The tasks it reports are the palette network's, pixel shares and all.
+    palette = run_tflite_palette(setup["tflite"]["palette"], setup["images"][:1].astype(np.uint8).astype(np.float32))
+    from ct_keras.tasks import TASK_NAMES
+
+    counts = np.bincount(palette.ravel(), minlength=len(TASK_NAMES))
+    for name, c in zip(TASK_NAMES, counts):
+        if c:
+            assert f"{name} {c / counts.sum():.0%}" in result.stdout, result.stdout
+
+    alone = export_tflite(setup["ctn"], str(tmp_path / "alone"), ("fp32",))["fp32"]
+    result = _tool("tflite_demo.py", f"--model={alone}", f"--image={image}", "--palette=predicted",
+                   f"--out={tmp_path / 'x.png'}")
+    assert result.returncode == 1 and "was exported without a palette network" in result.stderr

@@ -5,6 +5,7 @@
     python tools/serving_client.py --image=photo.jpg --palette=quadrants
     python tools/serving_client.py --image=photo.jpg --signature=encoded_image --format=inputs
     python tools/serving_client.py --image=photo.jpg --signature=single_task --task=normals
+    python tools/serving_client.py --image=photo.jpg --signature=predicted_palette   # export --palette_model
     python tools/serving_client.py --image=photo.jpg --grpc=localhost:8500   # pip install tensorflow-serving-api
     python tools/serving_client.py --image=photo.jpg --dry_run > request.json
 
@@ -28,7 +29,9 @@ flags.DEFINE_string("palette", "quadrants", "Task Palette: a task, quadrants[:T1
                     "halves[:T1,T2] or a .png/.npy of task ids (serving_default, encoded_image).")
 flags.DEFINE_string("task", "semseg", "The task of --signature=single_task (name or id).")
 flags.DEFINE_enum("signature", "serving_default",
-                  ["serving_default", "encoded_image", "single_task"], "Which signature to call.")
+                  ["serving_default", "encoded_image", "single_task", "predicted_palette"],
+                  "Which signature to call (predicted_palette: the export's palette network says "
+                  "which task goes where; the image alone is sent).")
 flags.DEFINE_enum("format", "instances", ["instances", "inputs"], "REST body: row or columnar.")
 flags.DEFINE_string("server", "localhost:8501", "TF Serving's REST address.")
 flags.DEFINE_string("grpc", None, "TF Serving's gRPC address (e.g. localhost:8500): use gRPC, not REST.")
@@ -69,10 +72,13 @@ def main(argv):
     if FLAGS.signature == "single_task":
         task = user_inputs.task_from_name(FLAGS.task)
         palette = np.full(image_hw, task, np.int32)
+    elif FLAGS.signature == "predicted_palette":
+        task, palette = None, None  # the server predicts it
     else:
         task = None
         palette = user_inputs.check_palette(user_inputs.parse_palette(FLAGS.palette, image_hw), image_hw)
-    images, palettes, tasks = image[None], palette[None], None if task is None else [task]
+    images, tasks = image[None], None if task is None else [task]
+    palettes = None if palette is None else palette[None]
 
     if FLAGS.grpc:
         request = serving_requests.grpc_request(FLAGS.signature, FLAGS.model_name, images, palettes,
@@ -92,6 +98,10 @@ def main(argv):
     if missing:
         raise ValueError(f"The server's answer lacks outputs {missing}: is it a tools/export.py model?")
     outputs = {k: np.asarray(v)[0] for k, v in outputs.items()}
+    if palette is None:
+        if "palette" not in outputs:
+            raise ValueError("The server's answer has no palette: was the model exported with --palette_model?")
+        palette = outputs.pop("palette").astype(np.int32)
     anchors = None  # the paper's colours, unless --export_dir tells the export's anchors
     if FLAGS.export_dir:
         anchors = user_inputs.read_export_info(FLAGS.export_dir).get("anchors")

@@ -4,7 +4,9 @@
         --image=photo.jpg --palette=quadrants [--out=exported/tflite_demo.png]
 
 --palette: a task name or id (semseg, parts, edges, saliency, normals) for the whole
-image; quadrants[:T1,T2,T3,T4]; halves[:T1,T2]; or a .png / .npy file of task ids.
+image; quadrants[:T1,T2,T3,T4]; halves[:T1,T2]; a .png / .npy file of task ids; or
+predicted: the palette network exported with the model (tools/export.py --palette_model,
+its palette_fp32.tflite beside the model) says which task goes where.
 Writes image | Task Palette | composite prediction side by side. TFLite has no asserts,
 so the image size and the palette ids are checked here before the model runs. Class
 maps are drawn in the export's anchor colours (its ct_keras_export.json, next to the
@@ -24,7 +26,7 @@ from _cli import run  # noqa: E402
 flags.DEFINE_string("model", None, "A .tflite file written by tools/export.py --tflite=….")
 flags.DEFINE_string("image", None, "The picture (any format PIL reads), of the model's size.")
 flags.DEFINE_string("palette", "quadrants", "Task Palette: a task, quadrants[:T1,T2,T3,T4], "
-                    "halves[:T1,T2] or a .png/.npy of task ids.")
+                    "halves[:T1,T2], a .png/.npy of task ids, or predicted (the exported palette network).")
 flags.DEFINE_string("out", "exported/tflite_demo.png", "Where the picture goes.")
 flags.DEFINE_bool("resize", False, "Resize --image to the model's size instead of refusing it.")
 flags.DEFINE_integer("threads", 2, "CPU threads of the interpreter.")
@@ -68,7 +70,16 @@ def main(argv):
     if FLAGS.resize:
         image = user_inputs.resize_image(image, image_hw)
     user_inputs.check_image(image, image_hw, name=f"--image {FLAGS.image}")
-    palette = user_inputs.parse_palette(FLAGS.palette, image_hw)
+    if FLAGS.palette == "predicted":
+        from ct_keras.deploy.tflite_palette import exported_palette_file, palette_runner
+
+        palette_file = exported_palette_file(FLAGS.model)
+        if palette_file is None:
+            raise ValueError(f"--palette=predicted: {FLAGS.model} was exported without a palette network "
+                             "(tools/export.py --palette_model=RUN)")
+        palette = palette_runner(palette_file, FLAGS.threads)(image[None].astype(np.float32))[0]
+    else:
+        palette = user_inputs.parse_palette(FLAGS.palette, image_hw)
     user_inputs.check_palette(palette, image_hw)
 
     times = []

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-SIGNATURES = ("serving_default", "single_task", "encoded_image", "all_tasks")
+SIGNATURES = ("serving_default", "single_task", "encoded_image", "all_tasks", "predicted_palette")
 FORMATS = ("instances", "inputs")
 
 
@@ -41,6 +41,8 @@ def request_inputs(signature, images, palettes=None, tasks=None):
         images: `[B, H, W, 3]` RGB 0..255.
         palettes: `[B, H, W]` task ids (`serving_default`, `encoded_image`).
         tasks: `[B]` task ids (`single_task`).
+        (`all_tasks` and `predicted_palette` take the image alone; the latter needs an
+        export made with a palette network and answers the palette it predicted too.)
     """
     if signature not in SIGNATURES:
         raise ValueError(f"`signature` must be one of {SIGNATURES}. Received {signature!r}")

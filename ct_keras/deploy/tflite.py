@@ -192,16 +192,8 @@ def run_tflite(path_or_content, image, palette, num_threads=None):
     return runner(image=np.asarray(image, np.float32), palette=np.asarray(palette, np.int32))
 
 
-def run_tflite_palette(path_or_content, image, num_threads=None):
-    """The Task Palettes `[B, H, W]` a `palette_fp32.tflite` predicts for images `[B, H, W, 3]`
-    (one call per image: the file has batch 1)."""
-    from ai_edge_litert.interpreter import Interpreter
+def run_tflite_palette(path, image, num_threads=None):
+    """The Task Palettes `[B, H, W]` a `palette_fp32.tflite` predicts for images `[B, H, W, 3]`."""
+    from ct_keras.deploy.tflite_palette import palette_runner
 
-    kwargs = {"num_threads": num_threads} if num_threads else {}
-    if isinstance(path_or_content, (bytes, bytearray)):
-        interpreter = Interpreter(model_content=bytes(path_or_content), **kwargs)
-    else:
-        interpreter = Interpreter(model_path=str(path_or_content), **kwargs)
-    runner = interpreter.get_signature_runner("serving_default")
-    image = np.asarray(image, np.float32)
-    return np.concatenate([runner(image=image[i:i + 1])["palette"] for i in range(len(image))])
+    return palette_runner(path, num_threads)(image)

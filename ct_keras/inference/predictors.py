@@ -122,31 +122,18 @@ class TFLitePredictor:
         if set(inputs) != {"image", "palette"}:
             raise ValueError(f"--model {path} takes {sorted(inputs)}, not an image and a palette")
         self.image_hw = tuple(int(s) for s in inputs["image"]["shape"][1:3])
+        from ct_keras.deploy.tflite_palette import exported_palette_file, palette_runner
         from ct_keras.deploy.user_inputs import read_tflite_info
 
         info = read_tflite_info(path)  # written next to the file by the export
         self.anchors = _anchors(info)
-        self.palette_model = self._palette_file(path, info, num_threads)
+        self.palette_model = None  # the palette network exported with it, if any
+        palette_file = exported_palette_file(path)
+        if palette_file:
+            from ct_keras.inference.palette_model import ExportedPalette
 
-    def _palette_file(self, path, info, num_threads):
-        """The palette network's file that the info next to `path` names, if any."""
-        palette = (info or {}).get("palette_model")
-        if not palette:
-            return None
-        file = os.path.join(os.path.dirname(os.path.abspath(path)), palette["file"])
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"{file} not found: the info next to --model {path} names it as the "
-                                    "palette network exported with it")
-        from ai_edge_litert.interpreter import Interpreter
-
-        from ct_keras.inference.palette_model import ExportedPalette
-
-        runner = Interpreter(model_path=file, num_threads=num_threads).get_signature_runner("serving_default")
-
-        def run(images):
-            return np.concatenate([runner(image=images[i:i + 1])["palette"] for i in range(len(images))])
-
-        return ExportedPalette(run, self.image_hw, file)
+            self.palette_model = ExportedPalette(palette_runner(palette_file, num_threads), self.image_hw,
+                                                 palette_file)
 
     def raw(self, images, palettes):
         from ct_keras.deploy.user_inputs import check_palette
