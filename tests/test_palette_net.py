@@ -39,6 +39,13 @@ def test_palette_metrics():
     assert metrics["palette_miou"] == pytest.approx(100 * (0.75 + 0.5 + 1) / 3)
     assert metrics["palette_pixel_accuracy"] == pytest.approx(90)
     assert "palette_iou_saliency" not in metrics and metrics["palette_iou_parts"] == pytest.approx(50)
+    # Targets: semseg 8 px, parts 2, edges 10 of 20. Edges everywhere: IoU 10/20, semseg and
+    # parts 0, over three tasks: 16.7 %; semseg everywhere 8/20 / 3; parts 2/20 / 3.
+    assert metrics["palette_best_constant"] == "edges"
+    assert metrics["palette_miou_best_constant"] == pytest.approx(100 * 0.5 / 3)
+    counts = np.zeros((5, 5), np.int64)
+    counts[3, 3] = 4  # only saliency in the targets: saliency everywhere is perfect
+    assert palette_metrics(counts)["palette_miou_best_constant"] == pytest.approx(100)
 
 
 def test_palette_rule_is_checked(tmp_path):

@@ -209,6 +209,22 @@ def test_predicted_starting_palette(tmp_path):
         edits = client.post("/api/download/edits.json", json=body).json()
         assert edits == {"base": "predicted", "shapes": []}
 
+    # From an export alone: the palette network it holds (tools/studio.py takes
+    # `predictor.palette_model` when --palette_model is not given).
+    from ct_keras.deploy import export_saved_model
+    from ct_keras.models import load_model_dir
+
+    export = export_saved_model(predictor.model, str(tmp_path / "exported"),
+                                palette_net=load_model_dir(palette_model.source))
+    exported = load_predictor(export)
+    with TestClient(create_app(Studio(exported, exported.palette_model))) as client:
+        assert "predicted" in client.get("/api/info").json()["rules"]
+        picture = _upload(client, png(image)).json()
+        base = client.post("/api/base", data={"image": picture["image"], "spec": "predicted"}).json()
+        body = {"image": picture["image"], "base": base["base"], "shapes": []}
+        palette = read_palette_png(client.post("/api/download/palette.png", json=body).content)
+        assert np.mean(palette == palette_model(image)) >= 0.999  # argmax: round-off may flip a tie
+
 
 def test_concurrent_requests_over_http(tmp_path):
     """Uploads and predictions from several clients at once, through uvicorn: every answer is

@@ -21,7 +21,8 @@ from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model", None, "Training run folder, SavedModel export folder or .tflite file.")
 flags.DEFINE_string("palette_model", None, "A palette network's training run (tools/train.py "
-                    "--model=palette): offers the starting palette 'predicted'.")
+                    "--model=palette): offers the starting palette 'predicted' (an export made with "
+                    "tools/export.py --palette_model offers it without this flag).")
 flags.DEFINE_string("checkpoint", "best", "Checkpoint of a training run: best or last.")
 flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0 exposes the studio to the network).")
 flags.DEFINE_integer("port", 8765, "Port to listen on.")
@@ -49,6 +50,8 @@ def main(argv):
 
         palette_model = PalettePredictor(FLAGS.palette_model, FLAGS.checkpoint)
     predictor = load_predictor(FLAGS.model, FLAGS.checkpoint)
+    if palette_model is None:  # an export made with --palette_model holds its palette network
+        palette_model = predictor.palette_model
     studio = Studio(predictor, palette_model)
     host = f"[{FLAGS.host}]" if ":" in FLAGS.host else FLAGS.host
     print(f"Palette studio for {FLAGS.model}: http://{host}:{FLAGS.port}/  (Ctrl-C stops it)",

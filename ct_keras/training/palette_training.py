@@ -42,7 +42,22 @@ def palette_metrics(counts):
     for k, name in enumerate(TASK_NAMES):
         if present[k]:
             metrics[f"palette_iou_{name}"] = float(100 * iou[k])
+    metrics.update(best_constant(counts))
     return metrics
+
+
+def best_constant(counts):
+    """The baseline a palette network must beat: one task everywhere, the best of them
+    (`palette_best_constant`, its `palette_miou_best_constant` %), scored as above: the
+    task chosen has IoU = its share of the pixels, every other task of the targets 0."""
+    targets = counts.sum(1)
+    total = max(int(targets.sum()), 1)
+    scores = []
+    for k in range(len(targets)):
+        present = (targets > 0) | (np.arange(len(targets)) == k)
+        scores.append(100 * targets[k] / total / present.sum())
+    k = int(np.argmax(scores))
+    return {"palette_miou_best_constant": float(scores[k]), "palette_best_constant": TASK_NAMES[k]}
 
 
 def evaluate_palette_net(net, data_dir, rule, image_size, batch_size, seed=0, steps=None):
@@ -56,4 +71,5 @@ def palette_summary(metrics):
     tasks = ", ".join(f"{name} {metrics[f'palette_iou_{name}']:.1f}" for name in TASK_NAMES
                       if f"palette_iou_{name}" in metrics)
     return (f"Palette network: mIoU {metrics['palette_miou']:.2f} % over the tasks ({tasks}); "
-            f"pixel accuracy {metrics['palette_pixel_accuracy']:.2f} %")
+            f"pixel accuracy {metrics['palette_pixel_accuracy']:.2f} %; the best constant palette "
+            f"({metrics['palette_best_constant']} everywhere): mIoU {metrics['palette_miou_best_constant']:.2f} %")
