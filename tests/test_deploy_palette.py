@@ -252,3 +252,22 @@ def test_tflite_demo_runs_the_pair(setup, tmp_path):
     result = _tool("tflite_demo.py", f"--model={alone}", f"--image={image}", "--palette=predicted",
                    f"--out={tmp_path / 'x.png'}")
     assert result.returncode == 1 and "was exported without a palette network" in result.stderr
+
+
+def test_the_palette_sources_picture_has_a_row_per_source(setup, tmp_path):
+    from ct_keras.data import generate_pascal_mt
+
+    data = tmp_path / "syn"
+    generate_pascal_mt(str(data), 2, 2, seed=0, size=64, variant="easy")
+    out = tmp_path / "sources.png"
+    result = _tool("palette_sources.py", f"--model={setup['export']}", f"--data_dir={data}", "--panel_size=96",
+                   f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "with the predicted palette" in result.stdout  # the export's own palette network
+    picture = np.asarray(Image.open(out))
+    # Six rows, each a caption over image | palette | prediction at 96 px: white bands between.
+    white_rows = np.all(picture > 250, axis=(1, 2))
+    starts = np.flatnonzero(~white_rows[1:] & white_rows[:-1])
+    assert picture.shape[1] >= 3 * 96 and len(starts) >= 6
+    result = _tool("palette_sources.py", f"--model={setup['export']}", f"--data_dir={data}", "--index=5")
+    assert result.returncode == 1 and "has 2 images, not an index 5" in result.stderr
