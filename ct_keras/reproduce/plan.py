@@ -36,7 +36,7 @@ SCALES = {
         ("--flagfile=configs/demo.cfg", "--validation_metrics=false", "--log_pictures=false",
          "--overwrite=false"),
         steps=960, finetune=("--epochs=2", "--milestones=1"), finetune_steps=192,
-        seconds_per_step=0.5, defaults=(("backbone", "resnet18"),), edge_thresholds=15),
+        seconds_per_step=0.6, defaults=(("backbone", "resnet18"),), edge_thresholds=15),
     # The paper's recipe (configs/base.cfg: ResNet34, 256², 100 epochs of batch 10, Adam
     # 1e-3 / 1e-5 for the ImageNet encoder, ×0.3 at epochs 60/80/94); R2 → R3 as
     # configs/r3_from_r2.cfg. Pass --encoder_weights through --train_flags.
