@@ -334,3 +334,22 @@ def test_trainer_and_pictures_use_the_nets_anchors(tmp_path):
     raw = net.predict_on_batch(one)
     np.testing.assert_array_equal(picture, composite_picture(one["image"], one["palette"], raw, anchors)[0])
     assert not np.array_equal(picture, composite_picture(one["image"], one["palette"], raw, None)[0])
+
+
+def test_plateau_follows_keras_reduce_lr_on_plateau_epoch_by_epoch():
+    """Our plateau schedule (public APIs only) makes the decisions of Keras' own."""
+    def run(callback):
+        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+        callback.set_model(m)
+        callback.on_train_begin()
+        rates = []
+        for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.95, 0.97, 0.8, 0.85, 0.85, 0.85, 0.85, 0.79995, 0.9]):
+            callback.on_epoch_end(epoch, {"val_loss": loss})
+            rates.append(float(m.optimizer.learning_rate))
+        return rates
+
+    settings = dict(monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_lr=0.2, min_delta=1e-4)
+    ours = run(ResumablePlateau(**settings))
+    assert ours == run(keras.callbacks.ReduceLROnPlateau(mode="min", **settings))
+    assert len(set(ours)) == 4 and ours[0] == 1.0 and ours[-1] == pytest.approx(0.2)  # reduced thrice, to min_lr

@@ -107,7 +107,7 @@ class ServingModule(tf.Module):
         else:
             # Only the variables are saved (tracking the Keras model too would store every
             # weight twice); the TF variables, not Keras' wrappers, so that TFLite can freeze them.
-            object.__setattr__(self, "_model", model)
+            object.__setattr__(self, "_keras_model", model)
             self.model_variables = [v.value for v in model.variables]
         self.palette_network = None
         if palette_net is not None:
@@ -117,7 +117,7 @@ class ServingModule(tf.Module):
     def _raw_composite(self, image, palette):
         if self.fast:
             return self.network.composite(image, palette)
-        return self._model({"image": image, "palette": palette}, training=False)
+        return self._keras_model({"image": image, "palette": palette}, training=False)
 
     def _raw_single_task(self, image, task):
         if self.fast:

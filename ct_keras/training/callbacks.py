@@ -3,8 +3,10 @@
 import json
 import math
 import os
+import warnings
 
 import keras
+import numpy as np
 
 from ct_keras.models.model_dir import replace_atomically, write_json_atomically
 
@@ -79,21 +81,59 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         write_json_atomically(self._training_metadata_path, meta)
 
 
-class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
-    """`ReduceLROnPlateau` whose counters (best value, epochs waited, cooldown) carry on
-    across `fit` calls and, through `ResumableBackup(stateful=[...])`, across restarts:
-    Keras' own one starts counting afresh at every `fit`. Same arguments."""
+class ResumablePlateau(keras.callbacks.Callback):
+    """Multiplies the learning rate by `factor` once `monitor` has not improved (by more
+    than `min_delta`) for `patience` epochs, then waits `cooldown` epochs: the rule of
+    Keras' `ReduceLROnPlateau`, on public APIs only, with its counters (best value, epochs
+    waited, cooldown) as state that carries on across `fit` calls and, through
+    `ResumableBackup(stateful=[...])`, across restarts (Keras' own starts afresh at every
+    `fit`). `mode`: "min" or "max"."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._reset()
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="min", min_delta=1e-4, cooldown=0,
+                 min_lr=0.0, verbose=0):
+        super().__init__()
+        if not 0 < factor < 1:
+            raise ValueError(f"`factor` must be in (0, 1). Received {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"`mode` must be 'min' or 'max'. Received {mode!r}")
+        self.monitor, self.factor, self.patience, self.mode = monitor, factor, patience, mode
+        self.min_delta, self.cooldown, self.min_lr, self.verbose = abs(min_delta), cooldown, min_lr, verbose
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
 
-    def on_train_begin(self, logs=None):
-        pass
+    def _improved(self, current):
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"The plateau schedule follows `{self.monitor}`, absent from the logs "
+                          f"({', '.join(logs)})", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(float(current)):
+            self.best, self.wait = float(current), 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = logs["learning_rate"]
+                if old > np.float32(self.min_lr):
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+                    if self.verbose:
+                        print(f"\nEpoch {epoch + 1}: the plateau schedule sets the learning rate to {new:.3g}")
 
     def get_state(self):
-        best = None if self.best is None else float(self.best)
-        return {"best": best, "wait": int(self.wait), "cooldown_counter": int(self.cooldown_counter)}
+        return {"best": self.best, "wait": int(self.wait), "cooldown_counter": int(self.cooldown_counter)}
 
     def set_state(self, state):
         self.best, self.wait, self.cooldown_counter = state["best"], state["wait"], state["cooldown_counter"]

@@ -71,5 +71,7 @@ def synchronize_batch_norm(net):
 
 def is_multi_worker(strategy):
     """True for a `MultiWorkerMirroredStrategy` over more than one worker process."""
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode())
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()  # {} without TF_CONFIG
+    return sum(len(cluster.get(job, ())) for job in ("chief", "worker")) > 1
