@@ -34,7 +34,7 @@ VOC_CLASSES = (
     "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
     "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )
-# PASCAL-Part grouped into six parts (ASTMT grouping, DESIGN §5).
+# PASCAL-Part grouped into six parts (ASTMT grouping, docs/design.md §5).
 PART_CLASSES = (
     "background", "head", "torso", "upper_arms", "lower_arms", "upper_legs", "lower_legs",
 )

@@ -1,4 +1,4 @@
-"""The exact fast inference path gives the plain model's outputs (DESIGN §2, last bullet)."""
+"""The exact fast inference path gives the plain model's outputs (docs/design.md §2, last bullet)."""
 
 import keras
 import numpy as np
@@ -56,7 +56,7 @@ def test_all_tasks_runs_the_encoder_once(ctn, fast):
 
 
 def test_graph_equals_eager(fast):
-    # DESIGN §7: a graph-mode rewrite once changed LeakyReLU slopes silently.
+    # docs/design.md §7: a graph-mode rewrite once changed LeakyReLU slopes silently.
     image, palette = random_inputs(1, seed=4)
     graph = tf.function(fast.composite)(tf.constant(image), tf.constant(palette)).numpy()
     np.testing.assert_allclose(graph, fast.composite(image, palette).numpy(), atol=1e-5)

@@ -13,7 +13,7 @@ def test_task_representation():
         [(2, 64 // 2**l, 64 // 2**l, 128) for l in range(6)],
         expected_num_trainable_weights=12,
     )
-    # The reference's 95,488 parameters for K = 5 (DESIGN §2).
+    # The reference's 95,488 parameters for K = 5 (docs/design.md §2).
     assert sum(int(np.prod(w.shape)) for w in layer.trainable_weights) == 95488
 
 

@@ -35,7 +35,7 @@ def test_ctn_shapes_and_config_round_trip(ctn):
 
 
 def test_ctn_graph_equals_eager(ctn):
-    # DESIGN §7: a fused oneDNN LeakyReLU once made graph mode silently wrong.
+    # docs/design.md §7: a fused oneDNN LeakyReLU once made graph mode silently wrong.
     x = _inputs(1, seed=1)
     np.testing.assert_allclose(ctn.predict(x, verbose=0), ctn(x, training=False).numpy(), atol=1e-4)
 

@@ -13,7 +13,7 @@ from absl import app
 
 # TensorFlow 2.21 logs these through absl before its logging is initialised, so
 # TF_CPP_MIN_LOG_LEVEL does not reach them: the absl notice itself, oneDNN being on (our
-# default, see DESIGN §7) and "no CUDA driver" on a machine without GPU.
+# default, see docs/design.md §7) and "no CUDA driver" on a machine without GPU.
 _START_UP_NOISE = (
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"

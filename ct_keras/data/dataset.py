@@ -106,7 +106,7 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
             written by `build_tfrecords`; detected automatically.
         split: `"train"` or `"val"`.
         rule: Task Palette rule, one of `palettes.RULES`.
-        image_size: `(H, W)`; images bicubic, labels nearest (DESIGN §5).
+        image_size: `(H, W)`; images bicubic, labels nearest (docs/design.md §5).
         batch_size: examples per batch.
         augment: train-time augmentation. Palettes are built after it, so semantic
             palettes stay on their (flipped, scaled) objects.

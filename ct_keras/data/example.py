@@ -17,7 +17,7 @@ def resize_sample(sample, image_size):
     """Resizes a decoded sample to `image_size` = (H, W), keeping its uint8 form.
 
     Image bicubic (rounded back to uint8, so that a sample resized before storage and
-    one resized on the fly are the same numbers), labels nearest (DESIGN §5). Edges are
+    one resized on the fly are the same numbers), labels nearest (docs/design.md §5). Edges are
     one pixel wide: nearest would drop most of them when shrinking, so they are
     area-resized and any covered output pixel is an edge.
     """

@@ -1,4 +1,4 @@
-"""Task Palette rules (paper §5.1, appendix C; DESIGN §4) as stateless TF ops.
+"""Task Palette rules (paper §5.1, appendix C; docs/design.md §4) as stateless TF ops.
 
 Every random rule takes a `seed`: an int `[2]` tensor for one example or `[B, 2]`
 for a batch. The same seed always gives the same palette, which makes validation

@@ -20,7 +20,7 @@ def _block_level(name):
 
 
 def _leaky(x, slope):
-    # max(x, a·x), never tf.nn.leaky_relu: DESIGN §7 (a fused oneDNN op ignores the slope).
+    # max(x, a·x), never tf.nn.leaky_relu: docs/design.md §7 (a fused oneDNN op ignores the slope).
     return tf.maximum(x, x * slope)
 
 

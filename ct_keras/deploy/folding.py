@@ -1,4 +1,4 @@
-"""The exact algebra behind the fast inference path (DESIGN §2, last bullet), in numpy.
+"""The exact algebra behind the fast inference path (docs/design.md §2, last bullet), in numpy.
 
 Everything here rewrites trained weights into fewer operations with the same outputs
 (up to float32 rounding); nothing is approximated.

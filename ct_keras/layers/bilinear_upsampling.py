@@ -8,7 +8,7 @@ class BilinearUpsampling2D(keras.layers.Layer):
     """×2 bilinear upsampling with `align_corners=True`, as the reference decoder uses.
 
     Keras' own resize has no `align_corners`; TF's resize op has it and maps to the
-    builtin TFLite RESIZE_BILINEAR. Inputs need static spatial shapes (DESIGN §7).
+    builtin TFLite RESIZE_BILINEAR. Inputs need static spatial shapes (docs/design.md §7).
 
     Args:
         size: integer upsampling factor.

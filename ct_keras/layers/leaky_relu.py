@@ -5,7 +5,7 @@ from keras import ops
 def leaky_relu(x, negative_slope):
     # Written as max(x, a·x) on purpose: TF 2.21's grappler remapper fuses
     # conv + bias + LeakyRelu into a oneDNN op that ignores the requested slope
-    # (DESIGN §7). max(x, a·x) is exact for 0 <= a <= 1 and is never fused that way.
+    # (docs/design.md §7). max(x, a·x) is exact for 0 <= a <= 1 and is never fused that way.
     return ops.maximum(x, ops.multiply(x, ops.cast(negative_slope, x.dtype)))
 
 

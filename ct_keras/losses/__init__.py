@@ -1,4 +1,4 @@
-"""The CompositeTasking losses (DESIGN §3): one per task, each a mean over the pixels the
+"""The CompositeTasking losses (docs/design.md §3): one per task, each a mean over the pixels the
 Task Palette gives to that task and that have a valid label; `CompositeLoss` sums them."""
 
 from ct_keras.losses.anchor_focal import anchor_focal_loss, quasi_logits

@@ -18,7 +18,7 @@ def _bce_terms(raw, labels):
 def weighted_bce(raw, labels, mask=None, positive_weight=0.95):
     """`w·y·(−log σ) + (1−w)·(1−y)·(−log(1−σ))`, mean over selected pixels and channels.
 
-    The edges loss (DESIGN §3: w = 0.95 for the rare edge pixels).
+    The edges loss (docs/design.md §3: w = 0.95 for the rare edge pixels).
     """
     positive, negative, y = _bce_terms(raw, labels)
     loss = positive_weight * y * positive + (1.0 - positive_weight) * (1.0 - y) * negative
@@ -28,7 +28,7 @@ def weighted_bce(raw, labels, mask=None, positive_weight=0.95):
 def balanced_bce(raw, labels, mask=None):
     """BCE with w = (N_neg + 1) / (N + 2) counted over the selected pixels of the (global) batch.
 
-    The saliency loss (DESIGN §3): positives weigh the share of negatives.
+    The saliency loss (docs/design.md §3): positives weigh the share of negatives.
     """
     positive, negative, y = _bce_terms(raw, labels)
     selected = _selection(labels, mask)

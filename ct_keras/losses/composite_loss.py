@@ -9,7 +9,7 @@ from ct_keras.tasks import (
     EDGES, NORMALS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix, check_anchors, task_id,
 )
 
-# The paper's task weights (DESIGN §3).
+# The paper's task weights (docs/design.md §3).
 LOSS_WEIGHTS = {"semseg": 3.0, "parts": 4.0, "edges": 50.0, "saliency": 8.0, "normals": 4.0}
 NORMALS_LOSSES = ("cosine", "l1")
 

@@ -1,4 +1,4 @@
-"""The paper's evaluation metrics (§6, DESIGN §1) as `keras.metrics.Metric` classes.
+"""The paper's evaluation metrics (§6, docs/design.md §1) as `keras.metrics.Metric` classes.
 
 Each metric scores one task on the pixels the Task Palette assigns to it
 (`sample_weight`), accumulates over a whole split, and returns a dict of named

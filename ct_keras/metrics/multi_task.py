@@ -22,7 +22,7 @@ HEADLINE_METRICS = (
     "semseg_miou", "parts_miou", "edges_odsf", "saliency_maxiou", "normals_mean_angle",
 )
 
-# Columns of the paper's Table 1 (DESIGN §6), in order.
+# Columns of the paper's Table 1 (docs/design.md §6), in order.
 PAPER_COLUMNS = (
     ("Edge odsF", "edges_odsf"),
     ("SemSeg", "semseg_miou"),
@@ -72,7 +72,7 @@ def delta_m(metrics, baseline):
 
 
 def paper_row(metrics, baseline=None):
-    """A Markdown table row in the column order of the paper's Table 1 (DESIGN §6).
+    """A Markdown table row in the column order of the paper's Table 1 (docs/design.md §6).
 
     `| Edge odsF | SemSeg | Parts | Normals | Sal |` with two decimals, `–` for a task
     that `metrics` lacks, and a Δm % cell appended when `baseline` is given.

@@ -24,7 +24,7 @@ class CompositeTaskingNet(TaskNet):
 
     Args:
         backbone: `"resnet18"`, `"resnet34"` (the paper's), `"resnet50"` or `"resnet101"`.
-        image_size: int or (H, W), multiples of 32. Shapes are static (DESIGN §7).
+        image_size: int or (H, W), multiples of 32. Shapes are static (docs/design.md §7).
         num_tasks: K; ids 0 … K-1 (the paper's five: `ct_keras.tasks.TASK_NAMES`).
         code_length, embedding_dim, mlp_depth, pyramid_interpolation: see
             `TaskRepresentation` (paper Tables 11, 12, 14).

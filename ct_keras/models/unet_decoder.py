@@ -5,7 +5,7 @@ import keras
 from ct_keras.layers.bilinear_upsampling import BilinearUpsampling2D
 from ct_keras.layers.plain_block import PlainBlock
 
-# Output channels of the decoder blocks at strides 16, 8, 4, 2 and 1 (DESIGN §2).
+# Output channels of the decoder blocks at strides 16, 8, 4, 2 and 1 (docs/design.md §2).
 DECODER_WIDTHS = (512, 256, 256, 128, 64)
 # Hidden width of the conditioning at pyramid level l (stride 2^l).
 HIDDEN_DIMS = (128, 128, 128, 256, 256, 256)

@@ -6,7 +6,7 @@ import keras
 @keras.saving.register_keras_serializable(package="ct_keras")
 class MultiRateAdam(keras.optimizers.Adam):
     """Adam whose step for some variables is scaled: the paper trains the encoder at
-    1e-5 and the decoder and task MLP at 1e-3 (DESIGN §5).
+    1e-5 and the decoder and task MLP at 1e-3 (docs/design.md §5).
 
     Schedules and `ReduceLROnPlateau` act on the one `learning_rate`, so both groups
     keep their ratio. Weight decay is coupled L2 (`g + λ·w`, as `torch.optim.Adam`'s

@@ -1,4 +1,4 @@
-"""The paper's learning-rate schedules (DESIGN §5)."""
+"""The paper's learning-rate schedules (docs/design.md §5)."""
 
 import keras
 
