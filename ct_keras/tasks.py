@@ -18,15 +18,23 @@ FILL_VALUES = {SEMSEG: 255, PARTS: 255, EDGES: -1.0, SALIENCY: -1.0, NORMALS: 0.
 
 
 def task_id(task, allowed=None):
-    """`task` (an id or a name) as an int id, checked against the `allowed` ids (default all)."""
-    allowed = range(len(TASK_NAMES)) if allowed is None else allowed
+    """The one parser of a task from code or users: a name (`"edges"`), an id (`2`) or an id as
+    text (`"2"`) → the int id, checked against the `allowed` ids (default all tasks). Anything
+    else is a `ValueError` that lists the choices."""
+    allowed = tuple(range(NUM_TASKS)) if allowed is None else tuple(int(k) for k in allowed)
+    value = task
     if isinstance(task, str):
-        task = TASK_IDS.get(task, task)
-    if isinstance(task, (bool, np.bool_)) or not isinstance(task, (int, np.integer)) \
-            or int(task) not in allowed:
-        choices = ", ".join(f"{k} ({TASK_NAMES[k]})" for k in allowed)
-        raise ValueError(f"`task` must be one of {choices}. Received task={task!r}")
-    return int(task)
+        text = task.strip()
+        task = TASK_IDS.get(text, int(text) if text.lstrip("-").isdigit() else None)
+    known = (isinstance(task, (int, np.integer)) and not isinstance(task, (bool, np.bool_))
+             and 0 <= int(task) < NUM_TASKS)
+    if known and int(task) in allowed:
+        return int(task)
+    choices = ", ".join(f"{k} ({TASK_NAMES[k]})" for k in allowed)
+    ids = f"an id in [0, {NUM_TASKS})" if allowed == tuple(range(NUM_TASKS)) else "its id"
+    what = f"Task {value!r} does not apply here" if known else f"Unknown task {value!r}"
+    raise ValueError(f"{what}: `task` must be one of {choices}, by name or {ids}. Received task={value!r}")
+
 
 # Standard PASCAL VOC order: the class index stored in our labels.
 VOC_CLASSES = (

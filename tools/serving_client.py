@@ -70,7 +70,7 @@ def main(argv):
         image = user_inputs.resize_image(image, image_hw)
     user_inputs.check_image(image, image_hw, name=f"--image {FLAGS.image}")
     if FLAGS.signature == "single_task":
-        task = user_inputs.task_from_name(FLAGS.task)
+        task = user_inputs.task_id(FLAGS.task)
         palette = np.full(image_hw, task, np.int32)
     elif FLAGS.signature == "predicted_palette":
         task, palette = None, None  # the server predicts it

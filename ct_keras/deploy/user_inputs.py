@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from ct_keras.palettes.ids import check_task_ids, task_from_name  # noqa: F401 (re-exported)
+from ct_keras.palettes.ids import check_task_ids  # noqa: F401 (re-exported)
+from ct_keras.tasks import task_id  # noqa: F401 (re-exported)
 from ct_keras.palettes.specs import SPEC_HELP, palette_from_spec
 from ct_keras.tasks import NUM_TASKS
 

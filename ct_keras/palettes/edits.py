@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ct_keras.palettes.ids import task_from_name
+from ct_keras.tasks import task_id
 
 SHAPE_FIELDS = {
     "rectangle": ("x0", "y0", "x1", "y1"),
@@ -86,7 +86,7 @@ def check_shape(shape, index, source="edits"):
         raise ValueError(f"{where}: unknown field {extra[0]!r} (a {kind} has "
                          f"{', '.join(('task',) + fields)})")
     try:
-        checked = {"shape": kind, "task": task_from_name(shape["task"])}
+        checked = {"shape": kind, "task": task_id(shape["task"])}
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
     for field in fields:

@@ -1,27 +1,10 @@
-"""Task ids from users: a task by name or id, and a check that an array holds task ids."""
+"""The one check that an array holds task ids (tasks by name or id: `ct_keras.tasks.task_id`)."""
 
 import numpy as np
 
-from ct_keras.tasks import NUM_TASKS, TASK_IDS, TASK_NAMES
+from ct_keras.tasks import NUM_TASKS, TASK_NAMES
 
 TASK_LIST = ", ".join(f"{k} {name}" for k, name in enumerate(TASK_NAMES))
-
-
-def task_from_name(value):
-    """`"edges"` or `"2"` or `2` → 2; anything else is a `ValueError` listing the tasks."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        text = str(int(value))
-    else:
-        text = str(value).strip()
-    if text in TASK_IDS:
-        return TASK_IDS[text]
-    if text.lstrip("-").isdigit():
-        task = int(text)
-        if 0 <= task < NUM_TASKS:
-            return task
-    raise ValueError(
-        f"Unknown task {value!r}: use one of {list(TASK_NAMES)} or an id in [0, {NUM_TASKS})"
-    )
 
 
 def check_task_ids(palette, name="palette", num_tasks=NUM_TASKS):

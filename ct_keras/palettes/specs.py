@@ -19,9 +19,9 @@ from ct_keras.palettes.edits import read_edits
 from ct_keras.palettes.files import (
     ARRAY_SUFFIXES, IMAGE_SUFFIXES, LEGEND_TEXT, read_label, read_palette_file,
 )
-from ct_keras.palettes.ids import check_task_ids, task_from_name
+from ct_keras.palettes.ids import check_task_ids
 from ct_keras.palettes.resize import fit_to_image
-from ct_keras.tasks import TASK_IDS
+from ct_keras.tasks import TASK_IDS, task_id
 
 SPEC_HELP = (
     "s:<task> or <task> (semseg, parts, edges, saliency, normals or 0-4: the whole image); "
@@ -39,7 +39,7 @@ SEMANTIC_RULES = ("r2", "r3")
 def _tasks_list(text, count, default):
     if not text:
         return list(default)
-    tasks = [task_from_name(t) for t in text.split(",")]
+    tasks = [task_id(t) for t in text.split(",")]
     if len(tasks) != count:
         raise ValueError(f"Expected {count} tasks separated by commas. Received {text!r}")
     return tasks
@@ -108,9 +108,9 @@ class PaletteSpec:
         if kind == "s":
             if not arg:
                 raise ValueError(f"Palette {text!r}: rule s needs a task, e.g. s:semseg")
-            self.kind, self.task = "task", task_from_name(arg)
+            self.kind, self.task = "task", task_id(arg)
         elif text in TASK_IDS or text.lstrip("-").isdigit():
-            self.kind, self.task = "task", task_from_name(text)
+            self.kind, self.task = "task", task_id(text)
         elif kind in SEEDED_RULES:
             self.seed = _seed(arg, text)
         elif kind in SEMANTIC_RULES + ("predicted",):
