@@ -6,33 +6,12 @@ every function is a TF graph over the module's variables.
 
 import tensorflow as tf
 
+from ct_keras.decoding import decode_tensor  # noqa: F401 (re-exported: the one decoder)
 from ct_keras.deploy.fast_path import FastCompositeTasking
 from ct_keras.deploy.palette_module import PaletteModule
 from ct_keras.tasks import (  # noqa: F401 (FILL_VALUES is re-exported)
-    EDGES, FILL_VALUES, NORMALS, NUM_TASKS, PARTS, SALIENCY, SEMSEG, TASK_NAMES, anchor_matrix,
+    FILL_VALUES, NORMALS, NUM_TASKS, TASK_NAMES,
 )
-
-
-def decode_tensor(raw, task, anchors=None):
-    """`tasks.decode` in TFLite-builtin TF ops (no Keras): raw `[..., C]` → task output.
-
-    semseg / parts: int32 class map (anchor nearest to sigmoid(o); `anchors`: the
-    model's, `None` → the paper's); edges / saliency: mean of the 3 sigmoids; normals:
-    unit vectors.
-    """
-    raw = tf.cast(raw[..., :3], tf.float32)
-    if task in (SEMSEG, PARTS):
-        anchors = tf.constant(anchor_matrix(task, anchors))
-        p = tf.sigmoid(raw)
-        # argmin ‖p − a‖² = argmin (‖a‖² − 2 p·a): the ‖p‖² term is common to all classes.
-        distance = tf.reduce_sum(anchors * anchors, axis=-1) - 2.0 * tf.tensordot(p, anchors, [[-1], [1]])
-        return tf.argmin(distance, axis=-1, output_type=tf.int32)
-    if task in (EDGES, SALIENCY):
-        return tf.reduce_mean(tf.sigmoid(raw), axis=-1)
-    if task == NORMALS:
-        # = raw / max(‖raw‖, 1e-12); one L2_NORMALIZATION op in TFLite (int8 kernel too).
-        return tf.math.l2_normalize(raw, axis=-1, epsilon=1e-24)
-    raise ValueError(f"`task` must be in [0, {NUM_TASKS}). Received {task}")
 
 
 def _masked_outputs(raw, palette, anchors):
