@@ -58,3 +58,19 @@ def test_evaluation_with_xla_gives_the_numbers_without(data_dir, model, rule):
             continue
         tolerance = 0.5 if key == "edges_odsf" else 1e-3 * max(1.0, abs(plain[key]))
         assert np.isclose(xla[key], plain[key], atol=tolerance), (key, xla[key], plain[key])
+
+
+def test_a_task_whose_region_held_no_valid_label_is_left_out_not_scored_zero():
+    """Normals under R2 on a set whose R2-normals classes carry no normals: no pixel was
+    scored, and 0° would read as perfect — the task's metrics are left out (Δm and the
+    tables then go without it)."""
+    from ct_keras.metrics import task_metrics
+
+    metrics = task_metrics([0, 4])  # semseg, normals
+    semseg, normals = metrics
+    labels = np.zeros((1, 4, 4), np.int32)
+    semseg.update_state(labels, labels, sample_weight=np.ones((1, 4, 4), np.float32))
+    normals.update_state(np.zeros((1, 4, 4, 3), np.float32), np.ones((1, 4, 4, 3), np.float32) / 3 ** 0.5,
+                         sample_weight=np.ones((1, 4, 4), np.float32))  # zero targets: all invalid
+    out = {"semseg_miou": 100.0, "normals_mean_angle": 0.0, "normals_median_angle": 0.0, "normals_loss": 0.0}
+    assert evaluation._drop_unscored(dict(out), metrics) == {"semseg_miou": 100.0, "normals_loss": 0.0}

@@ -13,12 +13,33 @@ from ct_keras.tasks import TASK_NAMES
 from ct_keras.training.trainer import CompositeTaskingTrainer
 
 
+def _scored_nothing(metric):
+    """True when `metric` saw no pixel to score: its task's palette region held no valid
+    label (normals under R2 on a set whose R2-normals classes have no normals, say). Its
+    result would read 0 — a perfect angle, a worthless mIoU — so it is left out instead."""
+    for name in ("count", "images"):
+        if hasattr(metric, name):
+            return float(getattr(metric, name)) == 0
+    if hasattr(metric, "confusion"):
+        return float(tf.reduce_sum(metric.confusion)) == 0
+    return False
+
+
+def _drop_unscored(out, metrics):
+    for metric in metrics:
+        if _scored_nothing(metric):
+            name = TASK_NAMES[metric.task]
+            for key in [k for k in out if k.startswith(f"{name}_") and k != f"{name}_loss"]:
+                del out[key]
+    return out
+
+
 def _run(net, dataset, tasks, edge_thresholds, steps, verbose, jit_compile="auto"):
     trainer = CompositeTaskingTrainer(
         net, metrics=task_metrics(tasks, edge_thresholds=edge_thresholds))
     trainer.compile(jit_compile=jit_compile)
     logs = trainer.evaluate(dataset, steps=steps, verbose=verbose, return_dict=True)
-    return {k: float(v) for k, v in logs.items()}
+    return _drop_unscored({k: float(v) for k, v in logs.items()}, trainer.task_metrics)
 
 
 def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=False):
@@ -49,7 +70,7 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=Fa
         result = metric.result()
         out.update({k: float(v) for k, v in result.items()} if isinstance(result, dict)
                    else {metric.name: float(result)})
-    return out
+    return _drop_unscored(out, metrics.values())
 
 
 def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
