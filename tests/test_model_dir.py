@@ -54,7 +54,8 @@ def test_model_dir_errors_name_the_path(tmp_path):
 
 
 def test_read_flag_names_the_missing_flag(tmp_path):
-    from ct_keras.models.model_dir import read_flag, write_atomically
+    from ct_keras.atomic_files import write_atomically
+    from ct_keras.models.model_dir import read_flag
 
     write_atomically(str(tmp_path / "flags.txt"), "--data_dir=/data/pmt\n--epochs=3\n")
     assert read_flag(str(tmp_path), "data_dir") == "/data/pmt"

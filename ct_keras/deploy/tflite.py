@@ -21,7 +21,7 @@ import tensorflow as tf
 from ct_keras.deploy.palette_module import PaletteModule
 from ct_keras.deploy.saved_model import export_info, palette_info, save_module
 from ct_keras.deploy.serving_module import ServingModule
-from ct_keras.models.model_dir import write_atomically
+from ct_keras.atomic_files import write_atomically
 from ct_keras.deploy.user_inputs import TFLITE_INFO
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic_int8", "int8")

@@ -16,6 +16,7 @@ import os
 
 import keras
 
+from ct_keras.atomic_files import write_json_atomically
 from ct_keras.models.composite_tasking_net import CompositeTaskingNet
 from ct_keras.models.multi_head_net import MultiHeadNet
 from ct_keras.models.multi_net import MultiNet
@@ -51,38 +52,6 @@ def checkpoint_path(model_dir, checkpoint="best"):
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"`checkpoint` must be one of {CHECKPOINTS}. Received {checkpoint!r}")
     return os.path.join(model_dir, "checkpoints", f"{checkpoint}.weights.h5")
-
-
-def replace_atomically(path, write, tmp=None):
-    """Calls `write(tmp)` then renames `tmp` (default `path + ".tmp"`) to `path`: a kill never
-    leaves half a file. If writing fails (a full disk, say) the temporary file is removed, the
-    previous `path` is left as it was, and the `OSError` names `path` and says so."""
-    tmp = tmp or path + ".tmp"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(e, OSError):
-            kept = "the previous one is kept" if os.path.exists(path) else "nothing was written"
-            reason = os.strerror(e.errno) if e.errno else str(e)
-            raise OSError(e.errno, f"Cannot write {path} ({reason}); {kept}") from e
-        raise
-
-
-def write_atomically(path, text):
-    """Writes `text` to a temporary name renamed into place (`replace_atomically`)."""
-    def write(tmp):
-        with open(tmp, "w") as f:
-            f.write(text)
-
-    replace_atomically(path, write)
-
-
-def write_json_atomically(path, value):
-    write_atomically(path, json.dumps(value, indent=2, sort_keys=True))
 
 
 def read_flag(model_dir, name):

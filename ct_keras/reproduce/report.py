@@ -112,7 +112,7 @@ def markdown(table, rows, scale_name):
 
 def write_table(table, rows, scale_name, out):
     """Writes `<out>/table<N>.json` and `.md`; returns the Markdown."""
-    from ct_keras.models.model_dir import write_atomically, write_json_atomically
+    from ct_keras.atomic_files import write_atomically, write_json_atomically
 
     text = markdown(table, rows, scale_name)
     write_json_atomically(os.path.join(out, f"table{table.number}.json"),

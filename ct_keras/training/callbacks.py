@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 
-from ct_keras.models.model_dir import replace_atomically, write_json_atomically
+from ct_keras.atomic_files import replace_atomically, write_json_atomically
 
 
 def _save_weights_atomically(layer, path):

@@ -8,7 +8,7 @@ from ct_keras.decoding import decode_tensor
 from ct_keras.losses import CompositeLoss
 from ct_keras.metrics import paper_row, task_metrics
 from ct_keras.models import CompositeTaskingNet
-from ct_keras.models.model_dir import write_json_atomically
+from ct_keras.atomic_files import write_json_atomically
 from ct_keras.tasks import TASK_NAMES
 from ct_keras.training.trainer import CompositeTaskingTrainer
 

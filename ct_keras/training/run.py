@@ -16,7 +16,8 @@ from ct_keras.losses import CompositeLoss
 from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
 from ct_keras.metrics import task_metrics
 from ct_keras.models import build_model, load_model_dir, save_model_description
-from ct_keras.models.model_dir import MODELS, checkpoint_path, write_atomically
+from ct_keras.atomic_files import write_atomically
+from ct_keras.models.model_dir import MODELS, checkpoint_path
 from ct_keras.models.palette_net import PALETTE_RULES
 from ct_keras.tasks import TASK_NAMES, read_anchors
 from ct_keras.training import chief
