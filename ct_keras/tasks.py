@@ -325,12 +325,28 @@ def colourise(raw, palette, anchors=None):
     return picture
 
 
+def check_task_ids(palette, name="palette", num_tasks=NUM_TASKS):
+    """The one check that an array holds task ids (tools, files, the studio, the models):
+    `palette` as int32 after checking that it holds integer ids in [0, num_tasks)."""
+    palette = np.asarray(palette)
+    if palette.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must hold integer task ids. Received dtype {palette.dtype}")
+    if palette.dtype.kind == "f" and not np.all(palette == np.round(palette)):
+        raise ValueError(f"`{name}` must hold integer task ids. Received fractional values")
+    if palette.size:
+        low, high = palette.min(), palette.max()
+        if low < 0 or high >= num_tasks:
+            bad = sorted({int(v) for v in np.unique(palette) if v < 0 or v >= num_tasks})[:5]
+            where = np.argwhere((palette < 0) | (palette >= num_tasks))[0]
+            at = f" (first at row {where[0]}, column {where[1]})" if len(where) == 2 else ""
+            raise ValueError(
+                f"`{name}` must hold task ids in [0, {num_tasks}) "
+                f"({', '.join(f'{k} {n}' for k, n in enumerate(TASK_NAMES[:num_tasks]))}). "
+                f"Received ids {bad}{at}"
+            )
+    return palette.astype(np.int32)
+
+
 def colourise_palette(palette):
     """An RGB uint8 picture of a Task Palette."""
-    palette = np.asarray(palette)
-    if palette.size and (palette.min() < 0 or palette.max() >= NUM_TASKS):
-        raise ValueError(
-            f"`palette` must hold task ids in [0, {NUM_TASKS}). "
-            f"Received ids in [{palette.min()}, {palette.max()}]"
-        )
-    return TASK_COLOURS[palette]
+    return TASK_COLOURS[check_task_ids(palette)]

@@ -197,7 +197,7 @@ def test_decode_composite_and_pictures():
     picture = tasks.colourise(raw, palette)
     assert picture.shape == (4, 4, 3) and picture.dtype == np.uint8
     np.testing.assert_array_equal(tasks.colourise_palette(palette)[0, 0], tasks.TASK_COLOURS[0])
-    with pytest.raises(ValueError, match=r"Received ids in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"Received ids \[7\] \(first at row 0, column 1\)"):
         tasks.colourise_palette(np.array([[0, 7]]))
 
 

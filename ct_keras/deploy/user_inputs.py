@@ -10,8 +10,7 @@ import os
 
 import numpy as np
 
-from ct_keras.palettes.ids import check_task_ids  # noqa: F401 (re-exported)
-from ct_keras.tasks import task_id  # noqa: F401 (re-exported)
+from ct_keras.tasks import check_task_ids, task_id  # noqa: F401 (re-exported)
 from ct_keras.palettes.specs import SPEC_HELP, palette_from_spec
 from ct_keras.tasks import NUM_TASKS
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ct_keras.tasks import anchor_matrix, check_anchors
+from ct_keras.tasks import anchor_matrix, check_anchors, check_task_ids
 
 
 def image_hw(image_size):
@@ -114,14 +114,7 @@ class TaskNet(keras.Model):
             )
         values = _concrete(palette)
         if values is not None and values.size:
-            if np.issubdtype(values.dtype, np.floating) and not np.all(values == np.round(values)):
-                raise ValueError("`palette` must hold integer task ids. Received fractional values")
-            low, high = values.min(), values.max()
-            if low < 0 or high >= self.num_tasks:
-                raise ValueError(
-                    f"`palette` must hold task ids in [0, {self.num_tasks}). "
-                    f"Received ids in [{low}, {high}]"
-                )
+            check_task_ids(values, "palette", self.num_tasks)
 
     def __call__(self, inputs, *args, **kwargs):
         # Before Keras' own input-spec check, so that users get one clear message.

@@ -12,6 +12,6 @@ numpy and PIL only, except the training rules (r1r, rrnd), which run
 
 from ct_keras.palettes.edits import Edits, read_edits
 from ct_keras.palettes.files import LEGEND, read_label, read_palette_file, write_palette_png
-from ct_keras.palettes.ids import check_task_ids
+from ct_keras.tasks import check_task_ids
 from ct_keras.palettes.resize import resize_nearest
 from ct_keras.palettes.specs import SPEC_HELP, PaletteSpec, palette_from_spec

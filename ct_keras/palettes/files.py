@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ct_keras.palettes.ids import check_task_ids
+from ct_keras.tasks import check_task_ids
 from ct_keras.tasks import TASK_COLOURS, TASK_NAMES
 
 # The legend: one colour per task (`tasks.TASK_COLOURS`), the colours of painted palettes.

@@ -19,9 +19,8 @@ from ct_keras.palettes.edits import read_edits
 from ct_keras.palettes.files import (
     ARRAY_SUFFIXES, IMAGE_SUFFIXES, LEGEND_TEXT, read_label, read_palette_file,
 )
-from ct_keras.palettes.ids import check_task_ids
 from ct_keras.palettes.resize import fit_to_image
-from ct_keras.tasks import TASK_IDS, task_id
+from ct_keras.tasks import TASK_IDS, check_task_ids, task_id
 
 SPEC_HELP = (
     "s:<task> or <task> (semseg, parts, edges, saliency, normals or 0-4: the whole image); "
