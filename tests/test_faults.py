@@ -31,6 +31,13 @@ def _cli():
         sys.path.remove(TOOLS)
 
 
+def _timed(name, *args):
+    """`_tool`, and how long it took."""
+    start = time.monotonic()
+    result = _tool(name, *args)
+    return result, time.monotonic() - start
+
+
 def _assert_one_line(result, expected):
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == expected, result.stderr[-2000:]
@@ -127,8 +134,9 @@ def test_evaluate_stops_on_a_bad_sample_or_skips_it(run_folder, bad_copy, tmp_pa
     output = tmp_path / "eval" / "metrics.json"
     args = [f"--model_dir={run_folder}", f"--data_dir={bad}", "--edge_thresholds=3", "--batch_size=1",
             f"--output={output}"]
-    _assert_one_line(_tool("evaluate.py", *args), f"error: bad sample: Cannot decode image: {broken}")
-    assert not output.exists()
+    result, seconds = _timed("evaluate.py", *args)
+    _assert_one_line(result, f"error: bad sample: Cannot decode image: {broken}")
+    assert seconds < 120 and not output.exists()  # start-up included; measured about 15 s
 
     result = _tool("evaluate.py", *args, "--skip_bad_samples")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -144,7 +152,9 @@ def test_build_tfrecords_stops_on_a_bad_sample_keeping_finished_splits(bad_copy,
     bad, broken = bad_copy
     out = tmp_path / "tfr"
     args = [f"--data_dir={bad}", f"--out={out}", "--image_size=32"]
-    _assert_one_line(_tool("build_tfrecords.py", *args), f"error: Cannot decode image: {broken}")
+    result, seconds = _timed("build_tfrecords.py", *args)
+    _assert_one_line(result, f"error: Cannot decode image: {broken}")
+    assert seconds < 120
     train_shards = sorted(p.name for p in out.iterdir() if p.name.startswith("train"))
     assert train_shards and not [p for p in out.iterdir() if p.name.startswith("val")]
     stamps = {p: os.path.getmtime(out / p) for p in train_shards}
@@ -154,6 +164,21 @@ def test_build_tfrecords_stops_on_a_bad_sample_keeping_finished_splits(bad_copy,
     assert {p: os.path.getmtime(out / p) for p in train_shards} == stamps
     meta = json.loads((out / "ct_keras_tfrecords.json").read_text())
     assert meta["splits"]["val"]["num_skipped"] == 1 and meta["splits"]["train"]["num_skipped"] == 0
+
+
+@pytest.mark.slow
+def test_build_tfrecords_stops_on_a_bad_train_sample_leaving_no_half_shard(data_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(data_dir, bad)
+    with open(bad / "ImageSets" / "Context" / "train.txt") as f:
+        broken = bad / "JPEGImages" / f"{f.read().split()[2]}.jpg"
+    broken.write_text("junk")
+    out = tmp_path / "tfr"
+    result, seconds = _timed("build_tfrecords.py", f"--data_dir={bad}", f"--out={out}", "--image_size=32")
+    _assert_one_line(result, f"error: Cannot decode image: {broken}")
+    assert seconds < 120
+    assert [p.name for p in out.iterdir()] == ["ct_keras_tfrecords.json"]  # no shard, no temporary file
+    assert json.loads((out / "ct_keras_tfrecords.json").read_text())["splits"]["train"] == {"complete": False}
 
 
 @pytest.mark.slow
