@@ -18,12 +18,22 @@ NOISE = (
 )
 
 
-def test_the_start_up_notes_are_recognised_and_nothing_else():
-    assert all(_cli._START_UP_NOISE.search(line) for line in NOISE)
+CU_INIT = ("E0000 00:00:1796600193.488882    5859 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+           "error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+
+
+def test_the_start_up_notes_are_recognised_and_nothing_else(monkeypatch):
+    monkeypatch.setattr(_cli.glob, "glob", lambda pattern: [])  # a machine without an NVIDIA device
+    noise = _cli._start_up_noise()
+    assert all(noise.search(line) for line in NOISE + (CU_INIT,))
     for line in ("E0000 00:00:1796219557.3 5028 cuda_dnn.cc:8] Unable to register cuDNN factory\n",
                  "Traceback (most recent call last):\n", "error: --data_dir: /x does not exist\n",
                  "W0000 00:00:17.1 5 port.cc:153] something else from port.cc\n"):
-        assert not _cli._START_UP_NOISE.search(line), line
+        assert not noise.search(line), line
+    # With a GPU, a failed cuInit is a real fault (a broken driver): it is shown.
+    monkeypatch.setattr(_cli.glob, "glob", lambda pattern: ["/dev/nvidia0"])
+    assert not _cli._start_up_noise().search(CU_INIT)
+    assert all(_cli._start_up_noise().search(line) for line in NOISE)
 
 
 def test_a_tool_starts_without_the_notes_and_still_reports_errors():
