@@ -271,3 +271,28 @@ def test_the_palette_sources_picture_has_a_row_per_source(setup, tmp_path):
     assert picture.shape[1] >= 3 * 96 and len(starts) >= 6
     result = _tool("palette_sources.py", f"--model={setup['export']}", f"--data_dir={data}", "--index=5")
     assert result.returncode == 1 and "has 2 images, not an index 5" in result.stderr
+
+
+def test_an_int8_palette_file_is_kept_only_within_one_point(setup, tmp_path):
+    from ct_keras.data import generate_pascal_mt
+
+    data = tmp_path / "syn"
+    generate_pascal_mt(str(data), 4, 4, seed=0, size=64, variant="easy")
+    out = tmp_path / "exported"
+    result = _tool("export.py", f"--model_dir={setup['ctn_run']}", f"--palette_model={setup['palette_run']}",
+                   f"--export_dir={out}", "--tflite=fp32,int8", f"--data_dir={data}", "--calibration_images=4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = [l for l in result.stdout.splitlines() if l.startswith("TFLite palette network int8:")]
+    assert len(line) == 1, result.stdout
+    folder = out / "tflite" / "1"
+    info = json.loads((folder / "ct_keras_export.json").read_text())["palette_model"]
+    import re
+
+    int8, fp32 = (float(v) for v in re.findall(r"([\d.]+) %", line[0])[:2])  # both lines: int8 first
+    if "not kept" in line[0]:  # random weights: near-ties everywhere, int8 may well flip them
+        assert fp32 - int8 > 1.0
+        assert not (folder / "palette_int8.tflite").exists() and "int8_file" not in info
+    else:
+        assert int8 >= fp32 - 1.0
+        assert (folder / "palette_int8.tflite").is_file() and info["int8_file"] == "palette_int8.tflite"
+    assert info["file"] == PALETTE_FILE and (folder / PALETTE_FILE).is_file()

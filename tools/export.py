@@ -54,6 +54,8 @@ TFLITE_TOLERANCE = 1e-3
 # The palette network is an argmax: float round-off may flip a pixel whose two best
 # logits tie; measured 100 % on the tests' random weights.
 PALETTE_AGREEMENT = 0.999
+# An int8 palette file is kept when its palette mIoU is within this of the fp32 one's.
+PALETTE_INT8_POINTS = 1.0
 
 
 def _load_model():
@@ -102,6 +104,37 @@ def _load_palette_net(model):
     net = load_model_dir(FLAGS.palette_model, "best")
     check_palette_net(net, tuple(model.image_hw), model.num_tasks, source=f"--palette_model {FLAGS.palette_model}")
     return net
+
+
+def _keep_int8_palette_if_close(fp32_file, int8_file, palette_net, image_hw):
+    """Scores both palette files on --data_dir's validation split (the palette network's
+    rule); the int8 one stays only within PALETTE_INT8_POINTS of fp32's palette mIoU."""
+    import json
+
+    from ct_keras.deploy import tflite
+    from ct_keras.deploy.user_inputs import TFLITE_INFO
+    from ct_keras.training.palette_training import evaluate_palette_net
+
+    def score(file):
+        run = lambda images: tflite.run_tflite_palette(file, images)  # noqa: E731
+        return evaluate_palette_net(run, FLAGS.data_dir, palette_net.rule, image_hw[0], batch_size=8)["palette_miou"]
+
+    fp32, int8 = score(fp32_file), score(int8_file)
+    size = os.path.getsize(int8_file) / 2**20
+    if int8 >= fp32 - PALETTE_INT8_POINTS:
+        print(f"TFLite palette network int8: {int8_file} ({size:.1f} MiB), palette mIoU {int8:.2f} % "
+              f"(fp32 {fp32:.2f} %) on {FLAGS.data_dir} val")
+        return
+    os.remove(int8_file)
+    info_path = os.path.join(os.path.dirname(int8_file), TFLITE_INFO)
+    with open(info_path) as f:
+        info = json.load(f)
+    info["palette_model"].pop("int8_file", None)
+    from ct_keras.atomic_files import write_json_atomically
+
+    write_json_atomically(info_path, info)
+    print(f"TFLite palette network int8: not kept — palette mIoU {int8:.2f} % against {fp32:.2f} % in fp32 "
+          f"(more than {PALETTE_INT8_POINTS} point lower) on {FLAGS.data_dir} val")
 
 
 def _sample_inputs(image_hw):
@@ -202,6 +235,9 @@ def main(argv):
                 lite = tflite.run_tflite_palette(palette_file, images)
                 line += f", {100 * float(np.mean(lite == served_palette)):.3f} % of pixels as the SavedModel"
             print(line)
+        palette_int8 = paths.pop("palette_int8", None)
+        if palette_int8:
+            _keep_int8_palette_if_close(palette_file, palette_int8, palette_net, image_hw)
         for quantization, file in paths.items():
             line = f"TFLite {quantization}: {file} ({os.path.getsize(file) / 2**20:.1f} MiB)"
             if FLAGS.verify:

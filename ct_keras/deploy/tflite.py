@@ -119,6 +119,16 @@ def convert(saved_model_dir, quantization="fp32", representative_dataset=None):
 
 
 PALETTE_FILE = "palette_fp32.tflite"
+PALETTE_INT8_FILE = "palette_int8.tflite"
+
+
+def _images_only(representative_dataset):
+    """The calibration images of `representative_dataset` without their palettes."""
+    def generate():
+        for inputs in representative_dataset():
+            yield {"image": inputs["image"]}
+
+    return generate
 
 
 def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representative_dataset=None,
@@ -135,7 +145,8 @@ def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representa
             (see `representative_inputs`).
         palette_net: a trained `PaletteNet` (the model's size and tasks) written beside
             the model as `palette_fp32.tflite` (`serving_default`: `image` → `palette`),
-            named in the info file; or None.
+            and with `int8` also as `palette_int8.tflite` (calibrated on the same images),
+            both named in the info file; or None.
         palette_source: where it came from, for the info file and errors.
 
     Returns:
@@ -153,10 +164,16 @@ def export_tflite(model, out_dir, quantizations=("fp32",), fast=True, representa
     _convert_to_files(module, {q: (q, representative_dataset) for q in quantizations}, paths, out_dir)
     info = export_info(module, model)
     if palette_module is not None:
-        palette_path = os.path.join(out_dir, PALETTE_FILE)
-        _convert_to_files(palette_module, {"palette": ("fp32", None)}, {"palette": palette_path}, out_dir)
-        paths["palette"] = palette_path
+        conversions = {"palette": ("fp32", None)}
+        palette_paths = {"palette": os.path.join(out_dir, PALETTE_FILE)}
+        if "int8" in quantizations:
+            conversions["palette_int8"] = ("int8", _images_only(representative_dataset))
+            palette_paths["palette_int8"] = os.path.join(out_dir, PALETTE_INT8_FILE)
+        _convert_to_files(palette_module, conversions, palette_paths, out_dir)
+        paths.update(palette_paths)
         info["palette_model"] = palette_info(palette_module, file=PALETTE_FILE)
+        if "int8" in quantizations:
+            info["palette_model"]["int8_file"] = PALETTE_INT8_FILE
     write_atomically(os.path.join(out_dir, TFLITE_INFO), json.dumps(info, indent=2))
     return paths
 

@@ -19,12 +19,16 @@ def palette_targets(dataset):
 
 
 def confusion(net, dataset, steps=None):
-    """`[K, K]` int64 counts (rows: target task, columns: predicted) over `dataset`."""
+    """`[K, K]` int64 counts (rows: target task, columns: predicted) over `dataset`; `net`
+    gives logits, or is any function `images → task ids` (an exported palette file, say)."""
     counts = np.zeros((NUM_TASKS, NUM_TASKS), np.int64)
     for i, (image, palette) in enumerate(dataset):
         if steps is not None and i >= steps:
             break
-        predicted = np.argmax(net(image, training=False).numpy(), axis=-1)
+        if hasattr(net, "trainable_variables"):
+            predicted = np.argmax(net(image, training=False).numpy(), axis=-1)
+        else:
+            predicted = np.asarray(net(image.numpy()))
         counts += np.bincount(NUM_TASKS * palette.numpy().ravel() + predicted.ravel(),
                               minlength=NUM_TASKS ** 2).reshape(NUM_TASKS, NUM_TASKS)
     return counts
@@ -61,7 +65,7 @@ def best_constant(counts):
 
 
 def evaluate_palette_net(net, data_dir, rule, image_size, batch_size, seed=0, steps=None):
-    """The metrics of `palette_metrics` on the validation split."""
+    """The metrics of `palette_metrics` on the validation split (`net` as for `confusion`)."""
     val = make_dataset(data_dir, "val", rule=rule, image_size=(image_size,) * 2,
                        batch_size=batch_size, augment=False, seed=seed, drop_remainder=False)
     return palette_metrics(confusion(net, palette_targets(val), steps))
