@@ -137,6 +137,15 @@ def _free_ports(n):
     return ports
 
 
+def _start_workers(procs, cluster, args_of, stdout=subprocess.PIPE, **env):
+    """Starts worker 1 then worker 0 (the chief) of `cluster`, each running `args_of(index)`,
+    appending each to `procs` as it starts (so that the caller's cleanup sees every one)."""
+    for index in (1, 0):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(args_of(index), cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                      env=_env(TF_CONFIG=tf_config, **env)))
+
+
 @pytest.mark.slow
 def test_two_worker_processes_train_like_one_device_and_only_the_chief_writes(
         tmp_path, data_dir, init_weights, one_device):
@@ -148,10 +157,7 @@ def test_two_worker_processes_train_like_one_device_and_only_the_chief_writes(
             f"--init_weights={init_weights}", *TINY, "--distribution_strategy=multi_worker_mirrored"]
     procs = []
     try:
-        for index in (1, 0):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True, env=_env(TF_CONFIG=tf_config, TMPDIR=str(worker_tmp))))
+        _start_workers(procs, cluster, lambda index: args, TMPDIR=str(worker_tmp))
         outputs = [p.communicate(timeout=TIMEOUT) for p in procs]
     finally:
         for p in procs:  # a failed or hung worker must not outlive the test
@@ -221,12 +227,9 @@ def test_a_bad_sample_on_one_worker_stops_every_worker_in_one_line(tmp_path, dat
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     procs = []
     try:
-        for index, data in ((1, bad), (0, data_dir)):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            args = [sys.executable, TRAIN, f"--data_dir={data}", f"--model_dir={tmp_path / 'run'}", *TINY,
-                    "--distribution_strategy=multi_worker_mirrored"]
-            procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True, env=_env(TF_CONFIG=tf_config, TMPDIR=str(worker_tmp))))
+        _start_workers(procs, cluster, lambda index: [
+            sys.executable, TRAIN, f"--data_dir={bad if index == 1 else data_dir}", f"--model_dir={tmp_path / 'run'}",
+            *TINY, "--distribution_strategy=multi_worker_mirrored"], TMPDIR=str(worker_tmp))
         errors = [p.communicate(timeout=TIMEOUT)[1] for p in procs]
     finally:
         for p in procs:
@@ -251,10 +254,7 @@ def test_a_worker_killed_mid_run_stops_the_chief_with_its_backup_whole(tmp_path,
             "--steps_per_epoch=10", "--distribution_strategy=multi_worker_mirrored"]
     procs = []
     try:
-        for index in (1, 0):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True, env=_env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path))))
+        _start_workers(procs, cluster, lambda index: args, stdout=subprocess.DEVNULL, TMPDIR=str(tmp_path))
         backup = model_dir / "backup" / "training_metadata.json"
         deadline = time.monotonic() + TIMEOUT
         while not backup.exists():  # the end of epoch 1

@@ -111,13 +111,13 @@ def _keep_int8_palette_if_close(fp32_file, int8_file, palette_net, image_hw):
     rule); the int8 one stays only within PALETTE_INT8_POINTS of fp32's palette mIoU."""
     import json
 
-    from ct_keras.deploy import tflite
+    from ct_keras.deploy.tflite_palette import palette_runner
     from ct_keras.deploy.user_inputs import TFLITE_INFO
     from ct_keras.training.palette_training import evaluate_palette_net
 
-    def score(file):
-        run = lambda images: tflite.run_tflite_palette(file, images)  # noqa: E731
-        return evaluate_palette_net(run, FLAGS.data_dir, palette_net.rule, image_hw[0], batch_size=8)["palette_miou"]
+    def score(file):  # one interpreter per file, not one per batch
+        return evaluate_palette_net(palette_runner(file), FLAGS.data_dir, palette_net.rule, image_hw[0],
+                                    batch_size=8)["palette_miou"]
 
     fp32, int8 = score(fp32_file), score(int8_file)
     size = os.path.getsize(int8_file) / 2**20
