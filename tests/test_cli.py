@@ -1,6 +1,7 @@
 """What every tool shares (tools/_cli.py): one-line user errors and a quiet TensorFlow start."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -46,3 +47,18 @@ def test_a_tool_starts_without_the_notes_and_still_reports_errors():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: `image_size` must be positive multiples of 32 (the encoder has stride 32). Received 48"]
+
+
+def test_the_tools_run_the_installed_package_and_say_so_when_it_is_missing():
+    """No tool edits sys.path to find ct_keras; a Python without the package (here: no
+    site-packages at all) gets one line naming the fix, not an ImportError traceback."""
+    tools = sorted(name for name in os.listdir(os.path.join(ROOT, "tools")) if name.endswith(".py"))
+    edit = re.compile(r"sys\.path\.(insert|append|extend)|sys\.path\s*\+?=")
+    editing = [name for name in tools if edit.search(open(os.path.join(ROOT, "tools", name)).read())]
+    assert editing == []
+    result = subprocess.run([sys.executable, "-S", os.path.join(ROOT, "tools", "train.py"), "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the ct_keras package is not installed for {sys.executable}: run `make install` and use "
+        f".venv/bin/python, or `pip install -e .` in {ROOT}"]

@@ -3,13 +3,20 @@ TensorFlow starts without the notes it prints on every CPU machine."""
 
 import errno
 import glob
+import importlib.util
 import os
 import re
 import sys
 import tempfile
 import traceback
 
-from absl import app
+# The tools run the installed package (`make install` puts it in .venv, `pip install -e .`
+# anywhere else); they do not edit sys.path to find it.
+if importlib.util.find_spec("ct_keras") is None:
+    sys.exit(f"error: the ct_keras package is not installed for {sys.executable}: run `make install` "
+             f"and use .venv/bin/python, or `pip install -e .` in {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}")
+
+from absl import app  # noqa: E402
 
 # TensorFlow 2.21 logs these through absl before its logging is initialised, so
 # TF_CPP_MIN_LOG_LEVEL does not reach them: the absl notice itself, oneDNN being on (our

@@ -14,11 +14,10 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 # Listed here (not imported: TensorFlow would load before the flags are read); a test
 # checks it against ct_keras.benchmarking.paths.paths().

@@ -7,16 +7,14 @@ Reports the median over `--runs` timed runs of `--batches` batches each, after
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import import_tensorflow_quietly, run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
-
-from _cli import import_tensorflow_quietly, run  # noqa: E402
 
 import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.dataset import make_dataset  # noqa: E402

@@ -8,14 +8,12 @@ Re-running the same command resumes: finished shards are kept.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import import_tensorflow_quietly, run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags, logging  # noqa: E402
-
-from _cli import import_tensorflow_quietly, run  # noqa: E402
 
 import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.tfrecords import build_tfrecords  # noqa: E402

@@ -13,15 +13,13 @@ history.csv). With --started_at it prints the wall time since then.
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model_dir", "runs/demo", "The demo's training run (tools/train.py --flagfile=configs/demo.cfg).")
 flags.DEFINE_string("out", "exported/demo", "Where the pictures and the report go.")

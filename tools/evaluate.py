@@ -8,14 +8,12 @@ Saliency max-IoU) and Δm against --baseline; writes the metrics as JSON (defaul
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A folder written by tools/train.py.")
 flags.DEFINE_string("checkpoint", "best", "best|last.")

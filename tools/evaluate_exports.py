@@ -14,14 +14,12 @@ class maps % equal pixels, edges / saliency mean |Δp|, normals mean angle (°).
 
 import json
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags, logging  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "The training run the exports were made from (the reference).")
 flags.DEFINE_string("data_dir", None, "PASCAL-MT with a val split.")

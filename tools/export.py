@@ -14,14 +14,12 @@ the Keras model (≤ 1e-4) and the fp32 TFLite against the SavedModel (≤ 1e-3)
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags, logging  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A training run's folder (model.json + checkpoints/).")
 flags.DEFINE_enum("checkpoint", "best", ["best", "last"], "Which checkpoint of --model_dir.")

@@ -14,14 +14,12 @@ The result loads with `model.load_weights(out)` into a model built with the same
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("checkpoint", None, "PyTorch checkpoint: .pth, .pt, .ckpt or .safetensors.")
 flags.DEFINE_enum("model", "ctn", ["ctn", "stn", "mhn", "mn"], "Which model the weights are for.")

@@ -4,14 +4,10 @@
 """
 
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-
-from _cli import import_tensorflow_quietly, run  # noqa: E402
+from _cli import import_tensorflow_quietly, run  # first: it says how to install the package if it is missing
+from absl import app, flags, logging
 
 import_tensorflow_quietly()  # before the library, which imports TensorFlow
 from ct_keras.data.synthetic import VARIANTS, generate_pascal_mt  # noqa: E402

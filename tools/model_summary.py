@@ -5,14 +5,12 @@
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_list("models", ["ctn", "stn", "mhn", "mn"], "Models: ctn, stn, mhn, mn.")
 flags.DEFINE_list("backbones", ["resnet34"], "Backbones: resnet18, resnet34, resnet50, resnet101.")

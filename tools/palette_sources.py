@@ -10,15 +10,13 @@ split, enlarged to --panel_size; each row is what tools/predict.py writes for on
 """
 
 import os
-import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model", None, "The CompositeTasking network: a run folder, an export or a .tflite.")
 flags.DEFINE_string("palette_model", None, "A palette network's training run, for the 'predicted' row.")

@@ -20,11 +20,10 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model", None, "Training run folder, SavedModel export folder or .tflite file.")
 flags.DEFINE_string("palette", "s:semseg", "Which task where: s:<task>, r1r[:seed], rrnd[:seed], "

@@ -13,11 +13,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("table", "all", "1, 2, 3, 4, all (1–4), ablations (7–15), or a comma list.")
 flags.DEFINE_enum("scale", "smoke", ["smoke", "full"],

@@ -16,13 +16,9 @@ is sent; the picture of the answer goes to --out.
 
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
+from _cli import run  # first: it says how to install the package if it is missing
+from absl import app, flags
 
 flags.DEFINE_string("image", None, "The picture (any format PIL reads).")
 flags.DEFINE_string("palette", "quadrants", "Task Palette: a task, quadrants[:T1,T2,T3,T4], "

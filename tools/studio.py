@@ -10,14 +10,12 @@ Needs the [studio] extra (pip install -e '.[studio]').
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 flags.DEFINE_string("model", None, "Training run folder, SavedModel export folder or .tflite file.")
 flags.DEFINE_string("palette_model", None, "A palette network's training run (tools/train.py "

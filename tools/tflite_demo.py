@@ -14,14 +14,10 @@ maps are drawn in the export's anchor colours (its ct_keras_export.json, next to
 """
 
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
+from _cli import run  # first: it says how to install the package if it is missing
+from absl import app, flags
 
 flags.DEFINE_string("model", None, "A .tflite file written by tools/export.py --tflite=….")
 flags.DEFINE_string("image", None, "The picture (any format PIL reads), of the model's size.")

@@ -9,14 +9,12 @@ backup/ (resume: rerun the same command after a crash), metrics.json at the end.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cli import run  # noqa: E402  (first: it says how to install the package if it is missing)
 
 from absl import app, flags  # noqa: E402
-
-from _cli import run  # noqa: E402
 
 f = flags
 f.DEFINE_string("model_dir", None, "Where checkpoints, logs and metrics go (resumes if it has a backup).")
