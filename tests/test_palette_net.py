@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -90,3 +91,47 @@ def test_train_and_predict_with_a_palette_network(tmp_path):
     from ct_keras.inference.palette_model import PalettePredictor
 
     np.testing.assert_array_equal(palette, PalettePredictor(run)(np.asarray(Image.open(tmp_path / "a.png"))))
+
+
+def _run_folder(model, folder):
+    save_model_description(model, str(folder))
+    os.makedirs(folder / "checkpoints")
+    model.save_weights(str(folder / "checkpoints" / "best.weights.h5"))
+    return str(folder)
+
+
+@pytest.mark.slow
+def test_a_palette_network_on_the_ctns_encoder_keeps_it_as_it_was(tmp_path):
+    """--shared_encoder: the palette net starts from the CTN's encoder and trains only its
+    decoder: after training its encoder (batch-norm statistics included) is the CTN's, bit
+    for bit, and its decoder has moved."""
+    from ct_keras.data import generate_pascal_mt
+    from ct_keras.training.initial_weights import share_encoder
+
+    data_dir = str(tmp_path / "syn")
+    generate_pascal_mt(data_dir, 8, 2, seed=0, size=64)
+    ctn = tiny_ctn(seed=3)  # non-trivial batch-norm statistics: a frozen BN must keep them
+    ctn_run = _run_folder(ctn, tmp_path / "ctn_run")
+    run = str(tmp_path / "palette_run")
+    config = TrainConfig(model_dir=run, data_dir=data_dir, model="palette", rule="r2", backbone="resnet18",
+                         image_size=64, batch_size=2, epochs=1, steps_per_epoch=3, validation_steps=1,
+                         shared_encoder=ctn_run, log_pictures=False, verbose=0)
+    train(config)
+    trained = load_model_dir(run)
+    for got, want in zip(trained.encoder.weights, ctn.encoder.weights):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=got.path)
+    def decoder(net):
+        encoder = {id(w) for w in net.encoder.weights}
+        return [np.asarray(w) for w in net.weights if id(w) not in encoder]
+
+    keras.utils.set_random_seed(config.seed)  # the palette net's initial weights
+    initial = decoder(PaletteNet(rule="r2", backbone="resnet18", image_size=64))
+    moved = [not np.array_equal(w, f) for w, f in zip(decoder(trained), initial)]
+    assert len(initial) < len(trained.weights) and any(moved)
+
+    with pytest.raises(ValueError, match=r"--shared_encoder: the encoder of .*ctn_run does not fit this "
+                                         r"--backbone"):
+        share_encoder(PaletteNet(rule="r2", backbone="resnet34", image_size=64), ctn_run)
+    with pytest.raises(ValueError, match=r"--shared_encoder: .*syn is not a finished training run"):
+        TrainConfig(model_dir=str(tmp_path / "other"), data_dir=data_dir, model="palette",
+                    shared_encoder=data_dir).check()

@@ -255,13 +255,13 @@ def test_plateau_counters_survive_a_new_fit_and_a_restart(tmp_path):
 
 
 def test_init_weights_of_another_model_is_a_clear_error(tmp_path):
-    from ct_keras.training.run import _load_init_weights
+    from ct_keras.training.initial_weights import load_init_weights
 
     path = str(tmp_path / "other.weights.h5")
     CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=16).save_weights(path)
     net = CompositeTaskingNet(backbone="resnet18", image_size=SIZE, embedding_dim=32)
     with pytest.raises(ValueError, match="--init_weights: .*other.weights.h5 does not fit"):
-        _load_init_weights(net, path)
+        load_init_weights(net, path)
 
 
 def test_a_single_task_net_learns_and_is_scored_on_its_palette_region_only():

@@ -62,6 +62,8 @@ f.DEFINE_string("tpu", "", "TPU address for --distribution_strategy=tpu.")
 f.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try mirrored without GPUs).")
 f.DEFINE_string("init_weights", "", "Start from these weights: a .weights.h5 or a model_dir (its best).")
 f.DEFINE_string("encoder_weights", "", "ImageNet ResNet weights for the encoder (.pth or .safetensors).")
+f.DEFINE_string("shared_encoder", "", "A trained run whose encoder this net takes, frozen (e.g. the palette "
+                "net on the CTN's encoder, so that both can share one encoder pass).")
 f.DEFINE_integer("backup_every", 50, "Training steps between backups (0 = at epoch ends only).")
 f.DEFINE_string("final_rule", "s", "Rule of the evaluation at the end (s = the paper's Table 1).")
 f.DEFINE_integer("edge_thresholds", 99, "Thresholds of the edges odsF.")

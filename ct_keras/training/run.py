@@ -24,6 +24,7 @@ from ct_keras.training import chief
 from ct_keras.training.callbacks import (
     NetCheckpoint, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
 )
+from ct_keras.training.initial_weights import initialise
 from ct_keras.training.distribution import STRATEGIES, make_strategy, shard_by_example, synchronize_batch_norm
 from ct_keras.training.optimizer import MultiRateAdam
 from ct_keras.training.palette_training import evaluate_palette_net, palette_targets
@@ -86,6 +87,7 @@ class TrainConfig:
     tpu: str = ""
     init_weights: str = ""         # .weights.h5 or a model_dir (its best checkpoint)
     encoder_weights: str = ""      # ImageNet ResNet (.pth / .safetensors) for the encoder
+    shared_encoder: str = ""       # a trained run whose encoder this net takes, frozen
     backup_every: int = 50         # steps between mid-epoch backups
     synthetic: str = ""            # "TRAIN,VAL": generate a synthetic set at data_dir if absent
     synthetic_variant: str = "voc"  # its scenes (`ct_keras.data.synthetic.VARIANTS`)
@@ -152,10 +154,15 @@ class TrainConfig:
         unknown = set(self.loss_weights) - set(LOSS_WEIGHTS)
         if unknown:
             bad("loss_weights", f"unknown tasks {sorted(unknown)}; tasks are {TASK_NAMES}")
-        for flag in ("init_weights", "encoder_weights"):
+        for flag in ("init_weights", "encoder_weights", "shared_encoder"):
             path = getattr(self, flag)
             if path and not os.path.exists(path):
                 bad(flag, f"{path} does not exist")
+        if self.shared_encoder and not os.path.isfile(checkpoint_path(self.shared_encoder, "best")):
+            bad("shared_encoder", f"{self.shared_encoder} is not a finished training run (no "
+                f"{checkpoint_path(self.shared_encoder, 'best')})")
+        if self.shared_encoder and self.encoder_weights:
+            bad("shared_encoder", "takes a trained encoder, frozen: it cannot be combined with --encoder_weights")
         if self.synthetic:
             synthetic_sizes(self.synthetic)
             if self.synthetic_variant not in VARIANTS:
@@ -222,16 +229,6 @@ def _net_kwargs(config):
     if config.model == "stn":
         kwargs["task"] = config.task
     return kwargs
-
-
-def _load_init_weights(net, path):
-    if os.path.isdir(path):
-        path = checkpoint_path(path, "best")
-    try:
-        net.load_weights(path)
-    except (ValueError, OSError) as e:
-        raise ValueError(f"--init_weights: {path} does not fit this --model/--backbone/"
-                         f"--model_options ({str(e).splitlines()[0]})") from None
 
 
 def _dataset(config, global_batch, split, step=0, replicas=1):
@@ -313,11 +310,7 @@ def _train(config, out_dir):
         net = build_model(config.model, **_net_kwargs(config))
         if strategy.num_replicas_in_sync > 1:
             synchronize_batch_norm(net)  # BatchNorm over the global batch, as on one device
-        if config.encoder_weights:
-            from ct_keras.models.torch_import import load_torch_state_dict, read_state_dict
-            load_torch_state_dict(net.encoder, read_state_dict(config.encoder_weights))
-        if config.init_weights:
-            _load_init_weights(net, config.init_weights)
+        initialise(net, config)
         if config.model == "palette":  # a plain segmentation into the tasks (§6.2)
             trainer, loss = net, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         else:
