@@ -68,6 +68,16 @@ def test_model_summary_tool():
     assert "| CTN | resnet18 |" in result.stdout and "| STN | resnet18 |" in result.stdout
     result = _run("model_summary.py", "--models=xyz")
     assert result.returncode != 0 and "--models must be among" in result.stderr
+    # --without_encoder: what a palette net on the CTN's encoder adds (its decoder alone).
+    from ct_keras.models import PaletteNet
+    from ct_keras.models.complexity import count_params
+
+    net = PaletteNet(rule="r2", backbone="resnet18", image_size=64)
+    decoder = count_params(net)[1] - count_params(net.encoder)[1]
+    result = _run("model_summary.py", "--models=palette", "--backbones=resnet18", "--image_size=64",
+                  "--noflops", "--without_encoder")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"| {decoder:,} | - |" in result.stdout and 0 < decoder < count_params(net)[1] / 2
 
 
 @pytest.mark.slow

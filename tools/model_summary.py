@@ -12,10 +12,12 @@ from _cli import run  # noqa: E402  (first: it says how to install the package i
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_list("models", ["ctn", "stn", "mhn", "mn"], "Models: ctn, stn, mhn, mn.")
+flags.DEFINE_list("models", ["ctn", "stn", "mhn", "mn"], "Models: ctn, stn, mhn, mn, palette.")
 flags.DEFINE_list("backbones", ["resnet34"], "Backbones: resnet18, resnet34, resnet50, resnet101.")
 flags.DEFINE_integer("image_size", 256, "Square input size (a multiple of 32).")
 flags.DEFINE_bool("flops", True, "Also count FLOPs (takes a few seconds per model).")
+flags.DEFINE_bool("without_encoder", False, "Count what each net adds to a net whose encoder it shares "
+                  "(tools/train.py --shared_encoder): everything but its encoder.")
 FLAGS = flags.FLAGS
 
 
@@ -37,7 +39,12 @@ def main(argv):
         for name in FLAGS.models:
             model = MODELS[name](backbone=backbone, image_size=FLAGS.image_size)
             trainable, total = count_params(model)
-            gflops = f"{count_flops(model) / 1e9:.1f}" if FLAGS.flops else "-"
+            flops = count_flops(model) if FLAGS.flops else None
+            if FLAGS.without_encoder:
+                encoder_trainable, encoder_total = count_params(model.encoder)
+                trainable, total = trainable - encoder_trainable, total - encoder_total
+                flops = flops and flops - count_flops(model.encoder)
+            gflops = "-" if flops is None else f"{flops / 1e9:.1f}"
             print(f"| {name.upper()} | {backbone} | {trainable:,} | {total:,} | {gflops} |", flush=True)
 
 
