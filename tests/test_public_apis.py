@@ -24,20 +24,10 @@ _INSTANCES = (keras.callbacks.BackupAndRestore("/nonexistent_backup"), keras.cal
 PRIVATE = {name for base in _BASES + _INSTANCES for name in dir(base)
            if name.startswith("_") and not (name.startswith("__") and name.endswith("__"))}
 
-# Still used; each is to be replaced by a public mechanism (issue 24): building the trainer
-# on a real batch before `fit` and a resume callback over `tf.train.CheckpointManager`.
-NOT_YET_REPLACED = {
-    ("ct_keras/training/trainer.py", "_maybe_symbolic_build"),
-    ("ct_keras/training/trainer.py", "_symbolic_build"),
-    ("ct_keras/training/trainer.py", "_flatten_layers"),
-    ("ct_keras/training/distribution.py", "_flatten_layers"),
-    ("ct_keras/training/callbacks.py", "_weights_path"),
-    ("ct_keras/training/callbacks.py", "_training_metadata_path"),
-    ("ct_keras/training/callbacks.py", "_last_batch_seen"),
-    ("ct_keras/training/callbacks.py", "_save_model"),
-    # MultiRateAdam's per-variable rate: to go with a public per-variable learning rate.
-    ("ct_keras/training/optimizer.py", "_get_variable_index"),
-}
+# Uses still to be replaced by a public mechanism; the set may only shrink (it is empty:
+# the trainer builds on a real batch before `fit`, the backup and the plateau schedule are
+# our own callbacks, and the optimizer keys its rates by the strategy's local variables).
+NOT_YET_REPLACED = set()
 
 
 def private_uses(root=ROOT / "ct_keras"):

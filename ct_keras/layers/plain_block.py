@@ -38,6 +38,7 @@ class PlainBlock(keras.layers.Layer):
             dtype=self.dtype_policy, name="conv",
         )
         self.conv.build(input_shape)
+        # `norm`: public, `training.distribution.batch_norm_layers` finds it by this name.
         self.norm = keras.layers.BatchNormalization(
             momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="norm"
         )

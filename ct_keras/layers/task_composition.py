@@ -63,6 +63,7 @@ class TaskComposition(keras.layers.Layer):
             self.filters, self.kernel_size, features_shape[-1] * self.kernel_size**2, "conv"
         )
         self.conv.build(features_shape)
+        # `norm`: public, `training.distribution.batch_norm_layers` finds it by this name.
         self.norm = keras.layers.BatchNormalization(
             center=False, scale=False, momentum=0.9, epsilon=1e-5,
             dtype=self.dtype_policy, name="norm",

@@ -17,18 +17,20 @@ def _save_weights_atomically(layer, path):
                        tmp=path[: -len(".weights.h5")] + ".tmp.weights.h5")
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that resumes mid-epoch and survives SIGKILL at any moment.
+class ResumableBackup(keras.callbacks.Callback):
+    """A backup that resumes mid-epoch and survives SIGKILL at any moment (Keras'
+    `BackupAndRestore` restarts a killed epoch from its first step; this one is ours, on
+    public APIs only, and keeps its file names, `latest.weights.h5` and
+    `training_metadata.json`).
 
     Every `save_freq` steps and at each epoch end it writes the trainer's weights with
     the optimizer state to a temporary name renamed into place, so a kill leaves the
-    previous backup whole, and the count of training steps taken (`step`, in
-    `training_metadata.json`; not the optimizer's counter, which skips the steps that
-    mixed_float16 loss scaling drops). Keras' own callback restarts a killed epoch from
-    its first step; here `restore` loads the backup before `fit`, and `step` says where
-    to go on: with a fixed `steps_per_epoch`, epoch `step // steps_per_epoch`, of which
-    `step % steps_per_epoch` steps are done (`tools/train.py` runs just the steps left
-    of it, then the following epochs, on the data stream from that step on).
+    previous backup whole, and the count of training steps taken (`step`; not the
+    optimizer's counter, which skips the steps that mixed_float16 loss scaling drops).
+    `restore` loads the backup before `fit`, and `step` says where to go on: with a fixed
+    `steps_per_epoch`, epoch `step // steps_per_epoch`, of which `step % steps_per_epoch`
+    steps are done (`tools/train.py` runs just the steps left of it, then the following
+    epochs, on the data stream from that step on).
 
     Args:
         backup_dir: the folder of the backup.
@@ -39,46 +41,49 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, save_freq="epoch", stateful=()):
-        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
-        self.stateful = list(stateful)
-        self.step = self._epoch_start = 0
+        super().__init__()
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"`save_freq` must be 'epoch' or a positive number of steps. Received {save_freq!r}")
+        self.backup_dir, self.save_freq, self.stateful = backup_dir, save_freq, list(stateful)
+        self.weights_path = os.path.join(backup_dir, "latest.weights.h5")
+        self.metadata_path = os.path.join(backup_dir, "training_metadata.json")
+        self.step = self._epoch_start = self._unsaved = 0
 
     def restore(self, model):
         """Loads the backup into `model` (trainer with compiled optimizer); False if none."""
-        if not os.path.isfile(self._weights_path):
+        if not os.path.isfile(self.weights_path):
             return False
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(self._weights_path)
-        with open(self._training_metadata_path) as f:
+        model.load_weights(self.weights_path)
+        with open(self.metadata_path) as f:
             meta = json.load(f)
         self.step = self._epoch_start = meta["step"]
-        if self.stateful:
-            for callback, state in zip(self.stateful, meta["callbacks"]):
-                callback.set_state(state)
+        for callback, state in zip(self.stateful, meta.get("callbacks", ())):
+            callback.set_state(state)
         return True
-
-    def on_train_begin(self, logs=None):
-        pass  # `restore` runs before `fit`, so that `fit` can start mid-epoch.
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = self.step
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self._epoch_start + batch + 1
-        super().on_train_batch_end(batch, logs)
+        self._unsaved += 1
+        if self.save_freq != "epoch" and self._unsaved >= self.save_freq:
+            self.save()
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_batch_seen = 0
-        self._save_model()
+        self.save()
 
-    def _save_model(self):
+    def save(self):
+        """Writes the backup now (each file whole, or the previous one kept)."""
         os.makedirs(self.backup_dir, exist_ok=True)
-        _save_weights_atomically(self.model, self._weights_path)
+        _save_weights_atomically(self.model, self.weights_path)
         meta = {"step": self.step}
         if self.stateful:
             meta["callbacks"] = [callback.get_state() for callback in self.stateful]
-        write_json_atomically(self._training_metadata_path, meta)
+        write_json_atomically(self.metadata_path, meta)
+        self._unsaved = 0
 
 
 class ResumablePlateau(keras.callbacks.Callback):

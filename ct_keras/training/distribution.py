@@ -55,6 +55,21 @@ def shard_by_example(dataset):
     return dataset.with_options(options)
 
 
+def batch_norm_layers(layer):
+    """Every `BatchNormalization` in `layer`, found through public attributes: a model's
+    `layers`, recursively, and the `norm` of the ct_keras blocks that keep one
+    (`PlainBlock`, `TaskComposition`)."""
+    found = []
+    if isinstance(layer, keras.layers.BatchNormalization):
+        found.append(layer)
+    norm = getattr(layer, "norm", None)
+    if isinstance(norm, keras.layers.BatchNormalization):
+        found.append(norm)
+    for sublayer in getattr(layer, "layers", ()):
+        found.extend(batch_norm_layers(sublayer))
+    return list({id(bn): bn for bn in found}.values())
+
+
 def synchronize_batch_norm(net):
     """Makes every BatchNormalization of `net` use statistics of the global batch.
 
@@ -62,8 +77,13 @@ def synchronize_batch_norm(net):
     (5 images of the paper's 10 on two GPUs); synchronised, N replicas compute what one
     device computes with the whole batch. Returns how many layers it changed.
     """
-    layers = [layer for layer in net._flatten_layers(include_self=False, recursive=True)
-              if isinstance(layer, keras.layers.BatchNormalization)]
+    layers = batch_norm_layers(net)
+    # Each BatchNormalization owns one moving mean: a layer the walk cannot reach (a new
+    # block keeping its norm under another name) is an error, not an unsynchronised layer.
+    expected = sum(1 for w in net.weights if w.path.endswith("moving_mean"))
+    if len(layers) != expected:
+        raise ValueError(f"{net.name} has {expected} BatchNormalization layers, of which "
+                         f"`batch_norm_layers` finds {len(layers)}: keep a block's norm in its `norm` attribute")
     for layer in layers:
         layer.synchronized = True
     return len(layers)

@@ -1,6 +1,7 @@
 """Adam with a learning rate per group of variables and PyTorch-style (coupled) L2."""
 
 import keras
+import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="ct_keras")
@@ -28,7 +29,7 @@ class MultiRateAdam(keras.optimizers.Adam):
         for variables, value in rate_multipliers or ():
             for v in variables:
                 self._group_of.setdefault(id(v), float(value))
-        self._multipliers = []
+        self._scale_of = {}
 
     def multiplier(self, variable):
         """The factor on the learning rate of `variable`."""
@@ -38,13 +39,19 @@ class MultiRateAdam(keras.optimizers.Adam):
         if self.built:
             return
         super().build(var_list)
-        self._multipliers = [self.multiplier(v) for v in var_list]
+        # `update_step` receives the backend's variable (a replica's copy under a
+        # distribution strategy), so the factors are keyed by those objects, reached
+        # through public APIs: `Variable.value` and the strategy's local results.
+        strategy = tf.distribute.get_strategy()
+        for v in var_list:
+            value = v.value if isinstance(v, keras.Variable) else v
+            for local in strategy.experimental_local_results(value):
+                self._scale_of[id(local)] = self.multiplier(v)
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
         if self.l2:
             gradient = gradient + self.l2 * keras.ops.cast(variable, gradient.dtype)
-        scale = self._multipliers[index]
+        scale = self._scale_of[id(variable)]
         if scale != 1.0:
             learning_rate = learning_rate * scale
         super().update_step(gradient, variable, learning_rate)

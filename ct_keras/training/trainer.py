@@ -1,5 +1,7 @@
 """The training model: a ct_keras network, its composite loss and the paper's metrics."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -33,9 +35,16 @@ class CompositeTaskingTrainer(keras.Model):
             loss with the net's anchors).
         metrics: metric objects with a `task` attribute and
             `update_state(y_true, y_pred, sample_weight)` (`ct_keras.metrics`).
+        strategy: a `tf.distribute.Strategy` whose scope holds the trainer's own variables
+            (its loss trackers) while the trainer itself is created outside it, as
+            `run.train` does: Keras then builds nothing from the data stream at `fit` (a
+            model created in a scope makes `fit` pull a batch to build it, which
+            MultiWorkerMirroredStrategy cannot reduce for dict inputs). Build the net, the
+            metrics and the optimizer in that scope, call the trainer on a batch and
+            `fit` inside it too.
     """
 
-    def __init__(self, net, loss=None, metrics=(), **kwargs):
+    def __init__(self, net, loss=None, metrics=(), strategy=None, **kwargs):
         super().__init__(**kwargs)
         self.net = net
         tasks = (net.task,) if not net.uses_palette else None
@@ -44,10 +53,10 @@ class CompositeTaskingTrainer(keras.Model):
             raise ValueError("The loss's class anchors differ from the net's: build it with "
                              "CompositeLoss(anchors=net.anchors)")
         self.task_names = [TASK_NAMES[k] for k in self.composite_loss.tasks]
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.task_loss_trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.task_names}
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+            self.task_loss_trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.task_names}
         self.task_metrics = list(metrics)
-        self._test_forward = self._forward_and_decode
 
     @property
     def metrics(self):
@@ -80,6 +89,10 @@ class CompositeTaskingTrainer(keras.Model):
         return logs
 
     def train_step(self, data):
+        # XLA-compiled when compiled with `jit_compile`; called directly, it runs as is.
+        return getattr(self, "_train_step", self._plain_train_step)(data)
+
+    def _plain_train_step(self, data):
         inputs, targets = data[0], data[1]
         with tf.GradientTape() as tape:
             raw = self(inputs, training=True)
@@ -94,19 +107,18 @@ class CompositeTaskingTrainer(keras.Model):
         # The task metrics are fed by `test_step` only: the training logs hold the losses.
         return self._logs([self.loss_tracker, *self.task_loss_trackers.values()])
 
-    def make_test_function(self, force=False):
-        if self.test_function is not None and not force:
-            return self.test_function
-        jit_compile = self.jit_compile
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`; with `jit_compile` (or "auto" on a GPU) XLA compiles the
+        train step whole and the test step's forward pass, losses and decoding, leaving
+        its metric updates to the graph around it (see the class docstring)."""
+        super().compile(*args, **kwargs)
+        self.xla = bool(self.jit_compile) and not self.run_eagerly  # Keras' resolved choice
+        self.jit_compile = False  # the steps place XLA themselves
+        self._train_step = self._plain_train_step
         self._test_forward = self._forward_and_decode
-        if jit_compile and not self.run_eagerly:
+        if self.xla:
+            self._train_step = tf.function(self._plain_train_step, jit_compile=True, reduce_retracing=True)
             self._test_forward = tf.function(self._forward_and_decode, jit_compile=True, reduce_retracing=True)
-        self.jit_compile = False  # the step around it: metric updates outside XLA
-        try:
-            super().make_test_function(force)
-        finally:
-            self.jit_compile = jit_compile
-        return self.test_function
 
     def _forward_and_decode(self, inputs, targets):
         raw = self(inputs, training=False)
@@ -118,7 +130,7 @@ class CompositeTaskingTrainer(keras.Model):
 
     def test_step(self, data):
         inputs, targets = data[0], data[1]
-        # XLA-compiled by `make_test_function` when asked; called directly, it runs as is.
+        # XLA-compiled when compiled with `jit_compile` (`compile`).
         forward = getattr(self, "_test_forward", self._forward_and_decode)
         total, losses, predictions = forward(inputs, targets)
         palette = self._palette(inputs)
@@ -129,16 +141,6 @@ class CompositeTaskingTrainer(keras.Model):
                 ops.cast(ops.equal(palette, metric.task), "float32"))
             metric.update_state(targets[name], prediction, sample_weight=mask)
         return self._logs()
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras pulls a batch here to build what is unbuilt: from a `steps_per_epoch`
-        # stream that batch is lost to training, and under MultiWorkerMirroredStrategy its
-        # cross-replica reduce fails on dict inputs. A trainer already called on a batch
-        # (as `run.train` does) has only its optimizer left to build.
-        if not all(layer.built for layer in self._flatten_layers()):
-            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        with self.distribute_strategy.scope():
-            self._symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def predict_step(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
