@@ -1,6 +1,7 @@
 """One training run, start to finish: what `tools/train.py` does with its flags. `train`
 reads as the steps of a run; each step is a function below or in the module it belongs to."""
 
+import json
 import math
 import os
 import shutil
