@@ -175,3 +175,35 @@ def test_serving_client_dry_run(files):
         grpc_error = "pip install tensorflow-serving-api"
     _one_line_error(_run("serving_client.py", f"--image={files['image']}", f"--image_size={SIZE}",
                          "--grpc=localhost:1"), grpc_error)
+
+
+def test_evaluate_exports_scores_with_the_librarys_metrics(files, exported, tmp_path):
+    """tools/evaluate_exports.py: the Keras row is `evaluate_net`'s (what metrics.json holds),
+    the TFLite rows come from the same metrics fed the file's decoded outputs."""
+    from ct_keras.data import generate_pascal_mt
+    from ct_keras.models import load_model_dir
+    from ct_keras.training.evaluation import evaluate_net
+
+    data = tmp_path / "syn"
+    generate_pascal_mt(str(data), 2, 3, seed=1, size=SIZE)
+    tflite = files["export_dir"] / "tflite" / "1" / "model_fp32.tflite"
+    out = tmp_path / "scores.json"
+    result = _run("evaluate_exports.py", f"--model_dir={files['model_dir']}", f"--data_dir={data}",
+                  f"--tflite={tflite}", "--edge_thresholds=5", f"--out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(out.read_text())
+    assert scores["edge_thresholds"] == 5
+    keras_row = scores["results"]["Keras fp32"]["metrics"]
+    want = evaluate_net(load_model_dir(str(files["model_dir"])), str(data), rule="s", image_size=SIZE,
+                        batch_size=1, edge_thresholds=5)
+    assert keras_row == pytest.approx(want, abs=1e-6)
+    exported_row = scores["results"]["model_fp32.tflite"]["metrics"]
+    metric_keys = {k for k in want if k != "rule" and not k.endswith("_loss")}
+    # Named as in metrics.json; parts only where the images hold people.
+    assert {"semseg_miou", "edges_odsf"} <= metric_keys and metric_keys == set(exported_row) - {"rule"}
+    agreement = scores["results"]["model_fp32.tflite"]["agreement"]
+    assert agreement["semseg"] > 99 and agreement["parts"] > 99 and agreement["normals"] < 1.0  # every image
+    assert agreement["edges"] < 1e-3 and agreement["saliency"] < 1e-3
+    for key in metric_keys:  # fp32 TFLite gives the Keras model's outputs, so its metrics
+        assert exported_row[key] == pytest.approx(want[key], abs=1.0), key
+    assert "| Keras fp32 |" in result.stdout and "| model_fp32.tflite |" in result.stdout

@@ -1,6 +1,7 @@
 """The paper's evaluation: metrics of a network on the validation split under a rule."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ct_keras.data import make_dataset
@@ -58,19 +59,51 @@ def _run_all_tasks(net, dataset, edge_thresholds, steps, verbose, jit_compile=Fa
         images = inputs["image"]
         # Two images (ten decoder passes) at a time: the same speed, a fraction of the memory.
         every = tf.concat([all_tasks(images[i:i + 2]) for i in range(0, int(images.shape[0]), 2)], 0)
-        ones = tf.ones_like(every[:, 0, :, :, 0])  # every pixel asks for the task scored
-        for k, metric in metrics.items():
-            raw, name = every[:, k], TASK_NAMES[k]
-            losses[k].update_state(loss.task_loss(k, raw, targets[name]))
-            metric.update_state(targets[name], decode_tensor(raw, k, net.anchors), sample_weight=ones)
+        for k in metrics:
+            losses[k].update_state(loss.task_loss(k, every[:, k], targets[TASK_NAMES[k]]))
+        _score_whole_images(metrics, targets, {k: decode_tensor(every[:, k], k, net.anchors) for k in metrics})
         if progress:
             progress.update(step + 1)
-    out = {m.name: float(m.result()) for m in losses.values()}
+    return _drop_unscored({**{m.name: float(m.result()) for m in losses.values()}, **_results(metrics)},
+                          metrics.values())
+
+
+def _score_whole_images(metrics, targets, decoded):
+    """Feeds each task's metric its decoded output over every pixel (rule S)."""
+    for k, metric in metrics.items():
+        ones = tf.ones(tf.shape(targets[TASK_NAMES[k]])[:3], tf.float32)
+        metric.update_state(targets[TASK_NAMES[k]], decoded[k], sample_weight=ones)
+
+
+def _results(metrics):
+    out = {}
     for metric in metrics.values():
         result = metric.result()
         out.update({k: float(v) for k, v in result.items()} if isinstance(result, dict)
                    else {metric.name: float(result)})
-    return _drop_unscored(out, metrics.values())
+    return out
+
+
+def evaluate_outputs(predict, data_dir, image_size, seed=0, edge_thresholds=99, steps=None,
+                     skip_bad_samples=False):
+    """Rule-S metrics of a model known only by its decoded outputs, with the metrics and
+    keys of `evaluate_net` (what metrics.json holds): an exported TFLite file, say.
+
+    `predict(images, palette)` takes a batch of one image (float32 `[1, H, W, 3]`, 0..255)
+    and a palette (int32 `[1, H, W]`) and returns `{task name: decoded output}`; it is
+    called once per task with that task everywhere. `steps`: images (default: all)."""
+    metrics = {m.task: m for m in task_metrics(edge_thresholds=edge_thresholds)}
+    dataset = make_dataset(data_dir, "val", rule="s", image_size=(image_size,) * 2, batch_size=1,
+                           augment=False, seed=seed, task=0, drop_remainder=False,
+                           skip_bad_samples=skip_bad_samples)
+    for inputs, targets in dataset.take(steps) if steps else dataset:
+        image = inputs["image"].numpy()
+        decoded = {}
+        for k in metrics:
+            palette = np.full(image.shape[:3], k, np.int32)
+            decoded[k] = tf.convert_to_tensor(np.asarray(predict(image, palette)[TASK_NAMES[k]]))
+        _score_whole_images(metrics, targets, decoded)
+    return {"rule": "s", **_drop_unscored(_results(metrics), metrics.values())}
 
 
 def evaluate_net(net, data_dir, rule="s", image_size=256, batch_size=10, seed=0,
