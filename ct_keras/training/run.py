@@ -20,7 +20,7 @@ from ct_keras.training import chief
 from ct_keras.training.callbacks import (
     NetCheckpoint, ResumableBackup, ResumablePlateau, StopOnNonFiniteLoss,
 )
-from ct_keras.training.config import PRECISIONS, TrainConfig, synthetic_sizes  # noqa: F401  (re-exported)
+from ct_keras.training.config import TrainConfig, synthetic_sizes  # noqa: F401  (TrainConfig re-exported)
 from ct_keras.training.distribution import make_strategy, shard_by_example, synchronize_batch_norm
 from ct_keras.training.initial_weights import initialise
 from ct_keras.training.optimizer import MultiRateAdam
@@ -50,8 +50,9 @@ def train(config):
             net, trainer = build_trainer(config, strategy, steps)
             save_model_description(net, out_dir)
             val_ds = _dataset(config, "val", replicas=strategy.num_replicas_in_sync).take(val_steps)
-            callbacks, backup = run_callbacks(config, out_dir, net, trainer, val_ds)
-            step = resume(config, out_dir, strategy, trainer, backup, val_ds)
+            sample, _ = next(iter(val_ds.take(1)))  # builds the trainer; drawn in the pictures
+            callbacks, backup = run_callbacks(config, out_dir, net, trainer, sample)
+            step = resume(config, out_dir, strategy, trainer, backup, sample)
             with strategy.scope():
                 fit_from(step, config, trainer, steps, val_ds, val_steps, callbacks)
             if out_dir != config.model_dir:
@@ -159,7 +160,7 @@ def build_trainer(config, strategy, steps):
     return net, trainer
 
 
-def run_callbacks(config, out_dir, net, trainer, val_ds):
+def run_callbacks(config, out_dir, net, trainer, sample):
     """The callbacks of `fit`, and the backup among them."""
     plateau = [ResumablePlateau(monitor="val_loss", factor=config.lr_factor, patience=config.plateau_patience,
                                 verbose=1)] if config.schedule == "plateau" else []
@@ -174,21 +175,19 @@ def run_callbacks(config, out_dir, net, trainer, val_ds):
         keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
     ]
     if config.log_pictures and config.model != "palette":
-        inputs, _ = next(iter(val_ds.take(1)))
-        callbacks.append(CompositePictures({k: v.numpy() for k, v in inputs.items()},
+        callbacks.append(CompositePictures({k: v.numpy() for k, v in sample.items()},
                                            os.path.join(out_dir, "logs")))
     return callbacks, backup
 
 
-def resume(config, out_dir, strategy, trainer, backup, val_ds):
+def resume(config, out_dir, strategy, trainer, backup, sample):
     """Builds the trainer and its optimizer on a validation batch, then loads the chief's
     backup into it if there is one (every worker reads the same files); returns the
     training step to go on from (0 for a fresh run)."""
     source = backup if out_dir == config.model_dir else ResumableBackup(
         os.path.join(config.model_dir, "backup"), stateful=backup.stateful)
     with strategy.scope():
-        inputs, _ = next(iter(val_ds.take(1)))
-        trainer(inputs)  # builds every layer before a backup is restored into it
+        trainer(sample)  # builds every layer before a backup is restored into it
         trainer.optimizer.build(trainer.trainable_variables)
         if source.restore(trainer):
             print(f"Resuming from {source.backup_dir} at step {source.step}", flush=True)
