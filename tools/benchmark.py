@@ -5,6 +5,14 @@ authors' PyTorch CTN in the same run (BENCHMARKS.md).
     python tools/benchmark.py --reference_repo=/path/to/composite-tasking --models=ctn --paths=keras
     python tools/benchmark.py --quick --json=/tmp/b.json      # tiny settings, for a smoke test
 
+Training against the authors' (their CTN and ours, one Adam step each, alternating; then
+each alone for its peak memory), at the paper's size and at the demo's:
+
+    python tools/benchmark.py --reference_repo=/path/to/composite-tasking --cases=reference_train \
+        --train_batch_size=10 --train_repeats=5
+    python tools/benchmark.py --reference_repo=/path/to/composite-tasking --cases=reference_train \
+        --image_size=64 --backbone=resnet18 --train_batch_size=8 --train_repeats=15
+
 Every case runs in its own subprocess (its peak RSS is its own); every figure is the
 median of --repeats timed runs after --warmup untimed ones, with min, max and all runs.
 """
@@ -59,8 +67,10 @@ flags.DEFINE_string("model_dir", None,
                     "A trained model folder: compare --accuracy_paths' metrics with fp32's on the "
                     "validation split of --data_dir.")
 flags.DEFINE_list("accuracy_paths", ["bf16", "tflite_int8"], "Paths whose metrics are compared.")
+CASES = ("compute", "reference", "reference_train", "inference", "train", "pipeline", "accuracy")
 flags.DEFINE_list("cases", ["compute", "reference", "inference", "train", "pipeline", "accuracy"],
-                  "Which parts to run (reference and accuracy run only with their flags).")
+                  "Which parts to run, among " + ", ".join(CASES) + " (reference, reference_train and "
+                  "accuracy run only with their flags; reference_train only when named here).")
 flags.DEFINE_bool("update_json", False,
                   "Read --json first and replace only the parts this run measures.")
 flags.DEFINE_string("from_json", None, "Only render --markdown/--plot from this earlier --json.")
@@ -90,7 +100,7 @@ def settings():
     checks = (("models", models.MODEL_KINDS), ("paths", PATH_NAMES), ("baseline_paths", PATH_NAMES),
               ("reference_paths", PATH_NAMES), ("accuracy_paths", PATH_NAMES),
               ("workloads", ("composite", "all")),
-              ("cases", ("compute", "reference", "inference", "train", "pipeline", "accuracy")))
+              ("cases", CASES))
     for name, allowed in checks:
         bad = [v for v in s[name] if v not in allowed]
         if bad or not s[name]:
@@ -101,6 +111,9 @@ def settings():
         raise ValueError(f"--image_size must be a positive multiple of 32. Received {s['image_size']}")
     if s["reference_repo"] and not os.path.isdir(s["reference_repo"]):
         raise NotADirectoryError(f"--reference_repo {s['reference_repo']} is not a directory")
+    if "reference_train" in s["cases"] and not s["reference_repo"]:
+        raise ValueError("--cases=reference_train needs --reference_repo (a checkout of the authors' "
+                         "composite-tasking repository)")
     if s["data_dir"] and not os.path.isdir(s["data_dir"]):
         raise NotADirectoryError(f"--data_dir {s['data_dir']} is not a directory")
     if s["model_dir"] and not s["data_dir"]:

@@ -89,15 +89,18 @@ def _import_torchvision():
             f"{root}, so only its pure-Python resnet.py (and what that imports) runs")
 
 
-def load_reference_ctn(repo, seed=0):
+def load_reference_ctn(repo, seed=0, encoder_arch=None):
     """`(model, notes)`: their `CompositeTaskingNetV0`, randomly initialised from `seed`,
-    in eval mode, as their paper config builds it."""
+    in eval mode, as their paper config builds it (with `encoder_arch`, e.g. "resnet18",
+    in place of the config's ResNet34 when given)."""
     import torch
 
     repo = os.path.abspath(repo)
     if not os.path.isfile(os.path.join(repo, *MODEL_MODULE.split(".")) + ".py"):
         raise FileNotFoundError(f"--reference_repo: {repo} has no {MODEL_MODULE.replace('.', '/')}.py")
     config = read_config(repo)
+    if encoder_arch:
+        config["encoder_arch"] = encoder_arch
     notes = [_import_torchvision()]
     sys.path.insert(0, repo)
     try:

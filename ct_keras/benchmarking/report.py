@@ -89,6 +89,35 @@ def reference_table(reference):
     return "\n".join(rows)
 
 
+def reference_train_table(sides):
+    """Training, theirs against ours: the alternating timing (side "both") and each side's
+    peak memory measured alone."""
+    both = sides.get("both", {})
+    if both.get("status") != "ok":
+        return f"Training against the authors': {both.get('status')}: {both.get('note', '')}"
+    r = both["results"]
+    rows = [f"{r['image_size']}², batch {r['batch_size']}, {r['backbone']}, {r['palette']} palettes; one "
+            f"step = forward, {r['loss']}, backward, {r['optimizer']}; {len(r['timing']['ours']['runs'])} "
+            f"alternating rounds. First-step losses (same weights): theirs {r['first_step_loss']['theirs']:.6g}, "
+            f"ours {r['first_step_loss']['ours']:.6g} (relative difference "
+            f"{r['first_step_loss_relative_diff']:.1e}). Load average (1 min) {both['load_average_before']:.1f} "
+            f"before, {both['load_average_after']:.1f} after.", "",
+            "| model | images/s (median) | min–max | spread | s/step | peak MiB added (alone) | × the authors' |",
+            "|---|---:|---|---:|---:|---:|---:|"]
+    for side, label in (("theirs", "the authors' CTN (PyTorch, eager)"), ("ours", "our CTN (TF graph)")):
+        t = r["timing"][side]
+        alone = sides.get(side, {})
+        peak = (f"{alone['results']['added_peak_mib']:.0f}" if alone.get("status") == "ok"
+                else f"{alone.get('status', 'not run')}")
+        ratio = "1" if side == "theirs" else (f"**{r['speedup_vs_reference']:.2f}×** (per round "
+                                              f"{r['speedup_per_round']['min']:.2f}–"
+                                              f"{r['speedup_per_round']['max']:.2f})")
+        rows.append(f"| {label} | " + " | ".join(_rate(t)) + f" | {r['batch_size'] / t['images_per_s']:.2f} "
+                    f"| {peak} | {ratio} |")
+    rows += ["", "Notes: " + "; ".join(r.get("notes", []))]
+    return "\n".join(rows)
+
+
 def markdown(report):
     m = report["machine"]
     parts = [f"Machine: {m['cpu']}, {m['cores_available']} cores available, flags "
@@ -104,6 +133,9 @@ def markdown(report):
         parts += ["", "### Input pipeline", "", pipeline_table(report["pipeline"])]
     if "reference" in report:
         parts += ["", "### Against the authors' PyTorch model", "", reference_table(report["reference"])]
+    if "reference_train" in report:
+        parts += ["", "### Training against the authors' PyTorch model", "",
+                  reference_train_table(report["reference_train"])]
     if "accuracy" in report:
         parts += ["", "### Reduced precision: metrics against fp32", "", accuracy_text(report["accuracy"])]
     return "\n".join(parts) + "\n"

@@ -34,10 +34,11 @@ def cases(settings):
     """The case dicts of a run, in the order they run (the reference early: it is the
     comparison that matters most, and a broken checkout should show at once)."""
     every = cases_of(settings)
-    return [c for c in every if c["case"] in settings.get("cases", CASE_KINDS)]
+    return [c for c in every if c["case"] in settings.get("cases", DEFAULT_CASES)]
 
 
-CASE_KINDS = ("compute", "reference", "inference", "train", "pipeline", "accuracy")
+CASE_KINDS = ("compute", "reference", "reference_train", "inference", "train", "pipeline", "accuracy")
+DEFAULT_CASES = tuple(k for k in CASE_KINDS if k != "reference_train")  # training theirs takes long
 
 
 def cases_of(settings):
@@ -48,6 +49,10 @@ def cases_of(settings):
                         reference_paths=settings["reference_paths"],
                         reference_batch_size=settings["reference_batch_size"],
                         reference_repeats=settings["reference_repeats"]))
+    if settings["reference_repo"]:  # both sides timed together, then each alone for its memory
+        out += [dict(base, case="reference_train", side=side, reference_repo=settings["reference_repo"],
+                     train_batch_size=settings["train_batch_size"], train_repeats=settings["train_repeats"])
+                for side in ("both", "theirs", "ours")]
     for model in settings["models"]:
         for path in settings["paths"] if model == "ctn" else settings["baseline_paths"]:
             out.append(dict(base, case="inference", model=model, path=path, check=settings["check"],
@@ -81,6 +86,8 @@ def run(settings, log=print, after_case=None, report=None):
             report["inference"].setdefault(case["model"], {})[case["path"]] = result
         elif kind == "train":
             report["training"][case["model"]] = result
+        elif kind == "reference_train":
+            report.setdefault("reference_train", {})[case["side"]] = result
         else:
             report[kind] = result
         if after_case:

@@ -81,6 +81,12 @@ def reference(case):
     return {"results": reference_run.run(case)}
 
 
+def reference_train(case):
+    from ct_keras.benchmarking import reference_train as rt
+
+    return {"results": rt.run(case)}
+
+
 def accuracy(case):
     from ct_keras.benchmarking import accuracy as acc
 
@@ -88,12 +94,12 @@ def accuracy(case):
 
 
 CASES = {"inference": inference, "train": train, "pipeline": pipeline, "compute": compute,
-         "reference": reference, "accuracy": accuracy}
+         "reference": reference, "reference_train": reference_train, "accuracy": accuracy}
 
 
 def main(argv):
     case = json.loads(argv[1])
-    if case["case"] == "reference":
+    if case["case"] == "reference" or (case["case"] == "reference_train" and case["side"] != "ours"):
         import torch  # noqa: F401 — before `configure`, so that torch gets the same threads
     from ct_keras.benchmarking import memory, threads
     from ct_keras.benchmarking.unavailable import Unavailable
