@@ -168,5 +168,49 @@ def forward_fn(model):
     return prepare
 
 
+def onnxruntime_fn(model, threads):
+    """`prepare(image, palette) → f()`, like `forward_fn`, running their model as a practitioner
+    would deploy it: exported with `torch.onnx.export` (TorchScript tracing, the task ids of
+    that palette fixed, as their forward takes them from it) and run by onnxruntime's CPU
+    provider on `threads` threads. `Unavailable` when onnxruntime or onnx is missing."""
+    import tempfile
+
+    import torch
+
+    from ct_keras.benchmarking.unavailable import Unavailable
+
+    try:
+        import onnx  # noqa: F401 — torch.onnx.export needs it
+        import onnxruntime
+    except ImportError as e:
+        raise Unavailable(f"needs onnxruntime and onnx ({e}): pip install onnxruntime onnx") from None
+
+    class Composite(torch.nn.Module):
+        def __init__(self, ids):
+            super().__init__()
+            self.model, self.ids = model, ids
+
+        def forward(self, image, palette):
+            return self.model.forward_composite_task(image, palette, self.ids)
+
+    def prepare(image, palette):
+        image_nchw = normalise(image)
+        palette64 = palette.astype("int64")
+        ids = sorted(int(i) for i in np.unique(palette64))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "ctn.onnx")
+            with torch.inference_mode(False), torch.no_grad():
+                torch.onnx.export(Composite(ids).eval(), (torch.from_numpy(image_nchw), torch.from_numpy(palette64)),
+                                  path, input_names=["image", "palette"], output_names=["output"],
+                                  dynamo=False, opset_version=17)
+            session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        feed = {"image": image_nchw, "palette": palette64}
+        return lambda: session.run(None, feed)[0].transpose(0, 2, 3, 1)
+
+    return prepare
+
+
 def state_dict_numpy(model):
     return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}

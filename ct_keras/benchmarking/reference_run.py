@@ -20,7 +20,8 @@ def run(case):
     from ct_keras.models.torch_import import load_torch_state_dict
 
     size, b = case["image_size"], case["reference_batch_size"]
-    theirs, notes = reference.load_reference_ctn(case["reference_repo"], seed=case["seed"])
+    theirs, notes = reference.load_reference_ctn(case["reference_repo"], seed=case["seed"],
+                                                 encoder_arch=case["backbone"])
     calibration = [inputs.images(2, size, seed=100 + i) for i in range(2)]
     reference.calibrate_batch_norm(theirs, calibration,
                                    [inputs.r1r_palettes(2, size, seed=100 + i) for i in range(2)])
@@ -33,6 +34,12 @@ def run(case):
     timed = {"reference": reference.forward_fn(theirs)(image, palette)}
     expected = timed["reference"]()
     diffs, unavailable = {}, {}
+    try:  # their model as deployed with onnxruntime: the anchor a practitioner would use
+        timed["onnxruntime"] = reference.onnxruntime_fn(theirs, case["threads"])(image, palette)
+        onnx_diff = paths.max_abs_diff(timed["onnxruntime"](), expected)
+    except paths.Unavailable as e:
+        timed.pop("onnxruntime", None)
+        unavailable["their onnxruntime"] = str(e)
     table = paths.paths()
     spec = {"image_size": size, "backbone": case["backbone"], "seed": case["seed"], "init": init,
             "threads": case["threads"]}
@@ -53,6 +60,14 @@ def run(case):
             equal_within_tolerance=diffs[name] <= TOLERANCE if exact else None,
             speedup_vs_reference=timings[name]["images_per_s"] / timings["reference"]["images_per_s"],
             **_paired(timings[name]["runs"], timings["reference"]["runs"]))
-    return {"reference": timings["reference"], "ours": ours, "unavailable": unavailable,
+        if "onnxruntime" in timings:
+            ours[name]["speedup_vs_onnxruntime"] = (timings[name]["images_per_s"]
+                                                    / timings["onnxruntime"]["images_per_s"])
+    anchor = {}
+    if "onnxruntime" in timings:
+        anchor = {"onnxruntime": dict(
+            timings["onnxruntime"], max_abs_diff_vs_reference=onnx_diff,
+            speedup_vs_reference=timings["onnxruntime"]["images_per_s"] / timings["reference"]["images_per_s"])}
+    return {"reference": timings["reference"], **anchor, "ours": ours, "unavailable": unavailable,
             "batch_size": b, "palette": "R1r", "tolerance": TOLERANCE, "notes": notes,
             "output_scale": float(abs(expected).max())}

@@ -74,15 +74,21 @@ def reference_table(reference):
             f"{ref['max']:.3g}). Load average (1 min) {reference['load_average_before']:.1f} before, "
             f"{reference['load_average_after']:.1f} after.", "",
             "| our path | images/s (median) | min–max | spread | × the authors' (ratio of medians) "
-            "| × per round: median (min–max) | × fastest runs | max abs diff "
+            "| × per round: median (min–max) | × fastest runs | × their onnxruntime | max abs diff "
             f"(output max {r['output_scale']:.2g}) | equal within {r['tolerance']:g} |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+    onnx = r.get("onnxruntime")
+    if onnx:
+        rows.insert(1, f"Their model exported to ONNX and run by onnxruntime (the same threads): "
+                       f"{onnx['images_per_s']:.3g} images/s, {onnx['speedup_vs_reference']:.2f}× their eager "
+                       f"model, max abs diff {onnx['max_abs_diff_vs_reference']:.1e}.")
     for name, t in r["ours"].items():
         equal = {True: "yes", False: "**no**", None: "n/a (reduced precision)"}[t["equal_within_tolerance"]]
+        vs_onnx = f"{t['speedup_vs_onnxruntime']:.2f}×" if "speedup_vs_onnxruntime" in t else "-"
         rows.append(f"| `{name}` | " + " | ".join(_rate(t))
                     + f" | **{t['speedup_vs_reference']:.2f}×** | {t['speedup_per_round_median']:.2f}× "
                     f"({t['speedup_per_round_min']:.2f}–{t['speedup_per_round_max']:.2f}) | "
-                    f"{t['speedup_best_runs']:.2f}× | {t['max_abs_diff_vs_reference']:.1e} "
+                    f"{t['speedup_best_runs']:.2f}× | {vs_onnx} | {t['max_abs_diff_vs_reference']:.1e} "
                     f"| {equal} |")
     rows += [f"- `{n}`: {why}" for n, why in r["unavailable"].items()]
     rows += ["", "Notes: " + "; ".join(r["notes"])]

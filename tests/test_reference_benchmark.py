@@ -1,4 +1,5 @@
-"""`tools/benchmark.py --cases=reference_train`: the authors' training step against ours.
+"""`tools/benchmark.py --reference_repo`: the authors' model against ours — inference (with
+their model also run by onnxruntime, when it is installed) and `--cases=reference_train`.
 
 Their repository cannot be downloaded here, so the tests lay out a checkout the way theirs
 is laid out (the model module at their path, their paper config's model keys) with
@@ -14,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ct_keras.benchmarking import reference, reference_train, report  # noqa: E402
+from ct_keras.benchmarking import reference, reference_run, reference_train, report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
@@ -119,3 +120,24 @@ def test_the_tool_asks_for_the_checkout():
     assert result.returncode != 0
     assert "--cases=reference_train needs --reference_repo" in result.stderr
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_inference_against_theirs_and_their_onnxruntime_export(checkout):
+    case = dict(_case(checkout, None), case="reference", reference_paths=["keras"], reference_batch_size=1,
+                reference_repeats=2)
+    result = reference_run.run(case)
+    keras_path = result["ours"]["keras"]
+    assert keras_path["equal_within_tolerance"] and keras_path["max_abs_diff_vs_reference"] < 1e-4
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:  # not a dependency: the anchor says how to get it
+        assert "pip install onnxruntime onnx" in result["unavailable"]["their onnxruntime"]
+        assert "onnxruntime" not in result and "speedup_vs_onnxruntime" not in keras_path
+    else:
+        assert result["onnxruntime"]["max_abs_diff_vs_reference"] < 1e-4  # their net, exported faithfully
+        assert keras_path["speedup_vs_onnxruntime"] == pytest.approx(
+            keras_path["images_per_s"] / result["onnxruntime"]["images_per_s"])
+    table = report.reference_table({"status": "ok", "results": result, "load_average_before": 0.0,
+                                    "load_average_after": 0.0})
+    assert "| `keras` |" in table
