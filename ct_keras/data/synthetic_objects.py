@@ -189,27 +189,29 @@ def tvmonitor(c, cx, cy, s, f, rng):
             (None, box(c, cx, cy + 0.47 * s, 0.5 * s, 0.05 * s, 0.3 * s, yaw=0.0, pitch=0.6))]
 
 
-def person(c, cx, cy, s, f, rng):
-    """A standing person of height `s` from PASCAL-Part's part names."""
-    top = cy - 0.5 * s
+def person(c, cx, cy, s, f, rng, build=1.0):
+    """A standing person of height `s` from PASCAL-Part's part names; `build` scales the
+    widths of torso, limbs and head (1: slim; the `easy` variant draws them broader so
+    that at 64² an arm is more than a pixel or two across)."""
+    top, w = cy - 0.5 * s, build * s
     head_y, shoulder_y, hip_y = top + 0.1 * s, top + 0.25 * s, top + 0.55 * s
     out = [
-        ("head", ellipsoid(c, cx, head_y, 0.075 * s, 0.09 * s)),
-        ("hair", ellipsoid(c, cx - f * 0.01 * s, head_y - 0.05 * s, 0.08 * s, 0.05 * s)),
-        ("neck", limb(c, cx, head_y + 0.08 * s, cx, shoulder_y, 0.035 * s)),
-        ("torso", ellipsoid(c, cx, (shoulder_y + hip_y) / 2, 0.13 * s, 0.17 * s)),
+        ("head", ellipsoid(c, cx, head_y, 0.075 * w, 0.09 * s)),
+        ("hair", ellipsoid(c, cx - f * 0.01 * w, head_y - 0.05 * s, 0.08 * w, 0.05 * s)),
+        ("neck", limb(c, cx, head_y + 0.08 * s, cx, shoulder_y, 0.035 * w)),
+        ("torso", ellipsoid(c, cx, (shoulder_y + hip_y) / 2, 0.13 * w, 0.17 * s)),
     ]
     for side, name in ((-1, "l"), (1, "r")):
-        sx, elbow_a, hand_a = cx + side * 0.13 * s, rng.uniform(-0.5, 0.9), rng.uniform(-1.2, 1.2)
+        sx, elbow_a, hand_a = cx + side * 0.13 * w, rng.uniform(-0.5, 0.9), rng.uniform(-1.2, 1.2)
         ex, ey = sx + side * 0.2 * s * np.sin(elbow_a), shoulder_y + 0.04 * s + 0.2 * s * np.cos(elbow_a)
         hx, hy = ex + side * 0.18 * s * np.sin(hand_a), ey + 0.18 * s * np.cos(hand_a)
-        out += [(name + "uarm", limb(c, sx, shoulder_y + 0.04 * s, ex, ey, 0.04 * s)),
-                (name + "larm", limb(c, ex, ey, hx, hy, 0.033 * s)),
-                (name + "hand", ellipsoid(c, hx, hy, 0.035 * s, 0.035 * s))]
-        kx, ky = cx + side * 0.08 * s + rng.uniform(-0.05, 0.05) * s, hip_y + 0.2 * s
+        out += [(name + "uarm", limb(c, sx, shoulder_y + 0.04 * s, ex, ey, 0.04 * w)),
+                (name + "larm", limb(c, ex, ey, hx, hy, 0.033 * w)),
+                (name + "hand", ellipsoid(c, hx, hy, 0.035 * w, 0.035 * w))]
+        kx, ky = cx + side * 0.08 * w + rng.uniform(-0.05, 0.05) * s, hip_y + 0.2 * s
         fx, fy = kx + rng.uniform(-0.05, 0.05) * s, top + 0.95 * s
-        out += [(name + "uleg", limb(c, cx + side * 0.07 * s, hip_y, kx, ky, 0.055 * s)),
-                (name + "lleg", limb(c, kx, ky, fx, fy, 0.045 * s)),
+        out += [(name + "uleg", limb(c, cx + side * 0.07 * w, hip_y, kx, ky, 0.055 * w)),
+                (name + "lleg", limb(c, kx, ky, fx, fy, 0.045 * w)),
                 (name + "foot", ellipsoid(c, fx + f * 0.03 * s, fy + 0.02 * s, 0.06 * s, 0.03 * s))]
     return out
 
