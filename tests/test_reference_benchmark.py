@@ -94,6 +94,14 @@ def test_both_sides_train_the_same_network_and_are_timed_alternately(checkout):
     assert "| the authors' CTN (PyTorch, eager) |" in table and "| our CTN (TF graph) |" in table
     assert "| error |" in table  # a side whose memory run failed says so
 
+    whole = report.markdown({"machine": {"cpu": "x", "cores_available": 2, "cpu_flags": ["avx2"], "memory_gib": 1,
+                                         "packages": {}},
+                             "settings": {"threads": 2}, "inference": {}, "training": {},
+                             "reference_train": {"both": {"status": "ok", "results": result,
+                                                          "load_average_before": 0.0, "load_average_after": 0.0}}})
+    assert "### Training against the authors' PyTorch model" in whole
+    assert "### Compute" not in whole and "### Inference" not in whole  # cases that did not run
+
 
 def test_a_step_changes_the_weights_on_each_side(checkout):
     model, _ = reference.load_reference_ctn(checkout, encoder_arch="resnet18")

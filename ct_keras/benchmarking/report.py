@@ -130,9 +130,11 @@ def markdown(report):
              f"{' '.join(m['cpu_flags'])}, {m['memory_gib']} GiB; "
              + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
              + f"; threads {report['settings']['threads']}.",
-             "", "Commands:", "", "```bash"] + report.get("commands", []) + ["```",
-             "", "### Compute", "", compute_table(report.get("compute", {})),
-             "", "### Inference", "", inference_table(report["inference"])]
+             "", "Commands:", "", "```bash"] + report.get("commands", []) + ["```"]
+    if "compute" in report:  # a run of other cases only leaves these out
+        parts += ["", "### Compute", "", compute_table(report["compute"])]
+    if report["inference"]:
+        parts += ["", "### Inference", "", inference_table(report["inference"])]
     if report["training"]:
         parts += ["", "### Training", "", training_table(report["training"])]
     if "pipeline" in report:
