@@ -12,8 +12,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Imported only inside the functions that need them, each with an error naming its extra.
-OPTIONAL = {"torch": "torch", "torchvision": None, "tensorflow_serving": "serving", "grpc": "serving",
-            "starlette": "studio"}
+# None: not an extra either — the benchmark's comparison with the authors' code imports them only
+# when asked (--reference_repo) and says how to install them when they are missing.
+OPTIONAL = {"torch": "torch", "torchvision": None, "onnx": None, "onnxruntime": None,
+            "tensorflow_serving": "serving", "grpc": "serving", "starlette": "studio"}
 # Import name → distribution name, where they differ.
 DISTRIBUTIONS = {"PIL": "pillow", "cv2": "opencv-python-headless", "pyEdgeEval": "pyedgeeval",
                  "absl": "absl-py", "ai_edge_litert": "ai-edge-litert"}
