@@ -17,9 +17,8 @@ before the model is built (the frameworks already imported), so that each side i
 for its own weights, optimizer state, activations and workspace only.
 """
 
-import numpy as np
-
 from ct_keras.benchmarking import inputs, memory, reference, stats
+from ct_keras.benchmarking.reference_run import _paired
 
 SIDES = ("both", "theirs", "ours")
 LEARNING_RATE = 1e-5  # small: the timed steps must not drive the weights anywhere odd
@@ -116,7 +115,7 @@ def run(case):
     timings = stats.time_alternating({"theirs": step, "ours": ours}, b, max(0, case["warmup"] - 1),
                                      case["train_repeats"])
     out["timing"] = timings
-    rounds = sorted(o / t for o, t in zip(timings["ours"]["runs"], timings["theirs"]["runs"]))
+    paired = _paired(timings["ours"]["runs"], timings["theirs"]["runs"])
     out["speedup_vs_reference"] = timings["ours"]["images_per_s"] / timings["theirs"]["images_per_s"]
-    out["speedup_per_round"] = {"median": float(np.median(rounds)), "min": rounds[0], "max": rounds[-1]}
+    out["speedup_per_round"] = {k: paired[f"speedup_per_round_{k}"] for k in ("median", "min", "max")}
     return out
