@@ -136,7 +136,8 @@ def test_demo_tool_end_to_end(data_dir, tmp_path):
         [sys.executable, os.path.join(ROOT, "tools", "train.py"), f"--data_dir={data_dir}",
          f"--model_dir={run_dir}", "--backbone=resnet18", "--image_size=64", "--batch_size=2", "--epochs=2",
          "--steps_per_epoch=2", "--model_options=embedding_dim=16,head_bias=-3", "--edge_thresholds=3",
-         "--validation_metrics", "--schedule=cosine", "--warmup_steps=1", "--log_pictures=false", "--verbose=2"],
+         "--validation_metrics", "--schedule=cosine", "--warmup_steps=1", "--clip_grad_norm=5", "--log_pictures=false",
+         "--verbose=2"],
         capture_output=True, text=True, env=env, cwd=ROOT)
     assert train.returncode == 0, train.stderr[-2000:]
     with open(run_dir / "history.csv") as f:

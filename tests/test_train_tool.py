@@ -46,6 +46,7 @@ def data_dir(tmp_path_factory):
     (["--deterministic", "--jit_compile"], "--jit_compile: cannot be combined with --deterministic"),
     (["--anchors=no_such_anchors.json"], "--anchors: Anchors file no_such_anchors.json does not exist"),
     (["--model=palette", "--validation_metrics"], "--validation_metrics: the palette network"),
+    (["--clip_grad_norm=-1"], "--clip_grad_norm: must be >= 0, not -1.0"),
     (["--warmup_steps=5"], "--warmup_steps: only applies with --schedule=cosine, not 'multistep'"),
     (["--schedule=cosine", "--warmup_steps=40", "--epochs=2", "--steps_per_epoch=10"],
      "--warmup_steps: must be below the run's 20 steps"),

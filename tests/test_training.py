@@ -73,6 +73,65 @@ def test_coupled_l2_pulls_weights_towards_zero():
     np.testing.assert_allclose(np.array(var), 1.9, atol=1e-4)
 
 
+def _adam_steps(grads_per_step, **kwargs):
+    var = keras.Variable(np.array([1.0, -2.0, 0.5], "float32"))
+    opt = MultiRateAdam(0.1, **kwargs)
+    for grads in grads_per_step:
+        opt.apply([keras.ops.convert_to_tensor(np.array(grads, "float32"))], [var])
+    return np.array(var)
+
+
+def test_clip_grad_norm_scales_the_gradient_down_to_the_norm_before_adam():
+    # Adam's first step ignores the gradient's scale; the second does not: a clipped
+    # first gradient leaves a smaller second moment behind.
+    steps = [[30.0, 40.0, 0.0], [0.3, -0.4, 1.0]]  # norms 50 and ~1.1
+    clipped = _adam_steps(steps, clip_grad_norm=5.0, l2=0.01)
+    by_hand = _adam_steps([[3.0, 4.0, 0.0], [0.3, -0.4, 1.0]], l2=0.01)  # L2 after clipping
+    np.testing.assert_allclose(clipped, by_hand, rtol=1e-6)
+    assert np.max(np.abs(clipped - _adam_steps(steps, l2=0.01))) > 1e-3
+    with pytest.raises(ValueError, match="clip_grad_norm must be 0 .off. or positive, not -1"):
+        MultiRateAdam(clip_grad_norm=-1)
+
+
+_MIRRORED_CLIP = """
+import numpy as np, tensorflow as tf
+from ct_keras.training.distribution import split_cpu
+split_cpu(2)
+import keras
+from ct_keras.training.optimizer import MultiRateAdam
+shares = [np.array([[20., -5.], [1., 3.]], "float32"), np.array([[10., 5.], [2., -1.]], "float32")]
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    var = keras.Variable(np.ones((2, 2), "float32"))
+    opt = MultiRateAdam(0.1, clip_grad_norm=3.0)
+    opt.build([var])
+def step(scale):
+    share = tf.constant(shares[0]) if tf.distribute.get_replica_context().replica_id_in_sync_group == 0 \
+        else tf.constant(shares[1])
+    opt.apply([share * scale], [var])
+for scale in (1.0, 0.01):
+    strategy.run(tf.function(step), args=(scale,))
+one = keras.Variable(np.ones((2, 2), "float32"))
+single = MultiRateAdam(0.1, clip_grad_norm=3.0)
+for scale in (1.0, 0.01):
+    single.apply([tf.constant((shares[0] + shares[1]) * scale)], [one])
+print("DIFF", float(np.max(np.abs(np.array(var) - np.array(one)))))
+"""
+
+
+@pytest.mark.slow
+def test_clip_grad_norm_under_two_replicas_clips_the_summed_gradient_as_one_device(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "mirrored_clip.py"  # a file: AutoGraph reads the source of what it converts
+    script.write_text(_MIRRORED_CLIP)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    diff = float(result.stdout.split("DIFF")[-1])
+    assert diff < 1e-6  # Keras' global_clipnorm, which clips each replica's share, is 0.17 off
+
+
 def test_multistep_schedule():
     schedule = learning_rate("multistep", 1e-3, steps_per_epoch=10, milestones=(2, 4), factor=0.3)
     assert [float(schedule(s)) for s in (0, 19, 20, 39, 40)] == pytest.approx(

@@ -47,6 +47,8 @@ class TrainConfig:
     decoder_lr: float = _setting(1e-3, "Learning rate of the decoder and the task MLP.")
     encoder_lr: float = _setting(1e-5, "Learning rate of the encoder.")
     weight_decay: float = _setting(1e-5, "Coupled L2 (as torch.optim.Adam's weight_decay).")
+    clip_grad_norm: float = _setting(0.0, "Scale the gradient down where its global norm (every weight, "
+                                     "summed over replicas) exceeds this; 0 = off, as in the paper.")
     schedule: str = _setting("multistep", "multistep|plateau|constant|cosine (warm-up, then cosine to 0).")
     warmup_steps: int = _setting(0, "Linear warm-up steps of --schedule=cosine.")
     milestones: tuple = _setting((60, 80, 94), "Epochs where multistep multiplies the rate by --lr_factor.")
@@ -128,7 +130,7 @@ class TrainConfig:
             chief.cluster_task()  # a malformed TF_CONFIG fails here
         if self.image_size % 32:
             bad("image_size", f"must be a multiple of 32, not {self.image_size}")
-        for flag in ("steps_per_epoch", "validation_steps", "backup_every", "warmup_steps"):
+        for flag in ("steps_per_epoch", "validation_steps", "backup_every", "warmup_steps", "clip_grad_norm"):
             if getattr(self, flag) < 0:
                 bad(flag, f"must be >= 0, not {getattr(self, flag)}")
         if self.validation_metrics and self.model == "palette":

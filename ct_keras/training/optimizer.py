@@ -1,4 +1,5 @@
-"""Adam with a learning rate per group of variables and PyTorch-style (coupled) L2."""
+"""Adam with a learning rate per group of variables, PyTorch-style (coupled) L2, and the
+gradient's global norm clipped over all replicas."""
 
 import keras
 import tensorflow as tf
@@ -19,12 +20,21 @@ class MultiRateAdam(keras.optimizers.Adam):
             `learning_rate × multiplier` (first match), all others the base rate.
             E.g. `[(model.encoder.trainable_variables, 0.01)]`.
         l2: coupled weight decay λ.
+        clip_grad_norm: where the gradient's global norm (over every variable, of the
+            gradient summed over replicas) exceeds this, the gradient is scaled down to
+            it before Adam sees it — as `torch.nn.utils.clip_grad_norm_` after
+            DistributedDataParallel's all-reduce. 0 turns it off. (Keras' own
+            `global_clipnorm` clips each replica's share separately, so its result
+            depends on the number of replicas.)
         **kwargs: `keras.optimizers.Adam` arguments.
     """
 
-    def __init__(self, learning_rate=1e-3, rate_multipliers=None, l2=0.0, **kwargs):
+    def __init__(self, learning_rate=1e-3, rate_multipliers=None, l2=0.0, clip_grad_norm=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.l2 = float(l2)
+        if not clip_grad_norm >= 0:
+            raise ValueError(f"clip_grad_norm must be 0 (off) or positive, not {clip_grad_norm}")
+        self.clip_grad_norm = float(clip_grad_norm)
         self._group_of = {}
         for variables, value in rate_multipliers or ():
             for v in variables:
@@ -48,6 +58,11 @@ class MultiRateAdam(keras.optimizers.Adam):
             for local in strategy.experimental_local_results(value):
                 self._scale_of[id(local)] = self.multiplier(v)
 
+    def apply(self, grads, trainable_variables=None):
+        if self.clip_grad_norm:
+            grads = _clip_over_replicas(grads, self.clip_grad_norm)
+        return super().apply(grads, trainable_variables)
+
     def update_step(self, gradient, variable, learning_rate):
         if self.l2:
             gradient = gradient + self.l2 * keras.ops.cast(variable, gradient.dtype)
@@ -58,5 +73,23 @@ class MultiRateAdam(keras.optimizers.Adam):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"l2": self.l2})
+        config.update({"l2": self.l2, "clip_grad_norm": self.clip_grad_norm})
         return config
+
+
+def _clip_over_replicas(grads, clip_norm):
+    """`grads` scaled so that the global norm of their sum over replicas is at most
+    `clip_norm`. Under N replicas each passes on 1/N of the clipped sum, which the
+    optimizer's own all-reduce sums back (one extra all-reduce while clipping is on)."""
+    present = [i for i, g in enumerate(grads) if g is not None]
+    values = [grads[i] for i in present]
+    context = tf.distribute.get_replica_context()
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    summed = context is not None and replicas > 1
+    if summed:
+        values = context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+    clipped, _ = tf.clip_by_global_norm(values, clip_norm)
+    out = list(grads)
+    for i, g in zip(present, clipped):
+        out[i] = g / replicas if summed else g
+    return out

@@ -143,7 +143,7 @@ def build_trainer(config, strategy, steps):
             learning_rate(config.schedule, config.decoder_lr, steps, config.milestones, config.lr_factor,
                           total_steps=steps * config.epochs, warmup_steps=config.warmup_steps),
             rate_multipliers=[(net.encoder.trainable_variables, config.encoder_lr / config.decoder_lr)],
-            l2=config.weight_decay)
+            l2=config.weight_decay, clip_grad_norm=config.clip_grad_norm)
     if config.model == "palette":  # a plain segmentation into the tasks (§6.2)
         with strategy.scope():
             net.compile(optimizer=optimizer, jit_compile=config.jit_compile,
