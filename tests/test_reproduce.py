@@ -61,6 +61,34 @@ def test_plan_shares_runs_and_orders_the_fine_tuning():
     assert "ctn_r1r_backbone-resnet34" in {r.name for r in runs}
 
 
+def test_a_run_evaluates_itself_under_the_rule_its_rows_want(tmp_path):
+    from ct_keras.reproduce import execute
+
+    runs, evaluations = plan.plan(tables("3"), SMOKE, "/data")
+    finals = {r.name: r.final_rule for r in runs}
+    # No Table 3 row reads rule S: each run's final evaluation is one of its rows.
+    assert finals == {"ctn_r3": "r3", "ctn_r2": "r3", "ctn_r2_to_r3": "r3"}
+    assert "--final_rule=r3" in runs[0].train_flags("/out")
+    listed = execute.jobs(runs, evaluations, "/out", "/data", SMOKE, "train.py", "evaluate.py")
+    assert [name for name, *_ in listed] == [
+        "train ctn_r3", "train ctn_r2", "train ctn_r2_to_r3", "evaluate ctn_r2 under r2",
+        "evaluate ctn_r2_to_r3 under r2"]
+    # Table 4's rows want rule S of both runs (and Rrnd, whose palettes are drawn from a seed).
+    runs, evaluations = plan.plan(tables("4"), SMOKE, "/data")
+    assert {r.final_rule for r in runs} == {"s"}
+    assert {(e.run, e.rule) for e in evaluations if not e.in_run} == {("ctn_r1r", "rrnd"), ("ctn_rrnd", "rrnd")}
+    # A run finished under another final rule keeps it; its row gets a job of its own.
+    _write(str(tmp_path / "runs" / "ctn_r3" / "metrics.json"), {"rule": "s", "steps": 960})
+    runs, evaluations = plan.plan(tables("3"), SMOKE, "/data", out=str(tmp_path))
+    assert {r.name: r.final_rule for r in runs}["ctn_r3"] == "s"
+    r3 = next(e for e in evaluations if e.run == "ctn_r3")
+    assert not r3.in_run and r3.output(str(tmp_path)).endswith("evals/ctn_r3.r3.json")
+    _write(str(tmp_path / "runs" / "ctn_r2" / "metrics.json"), {"rule": "r3", "steps": 960})
+    # The report finds a row under a run's own final rule in its metrics.json.
+    assert plan.Evaluation("ctn_r2", "r3").output(str(tmp_path)).endswith("runs/ctn_r2/metrics.json")
+    assert plan.Evaluation("ctn_r2", "r2").output(str(tmp_path)).endswith("evals/ctn_r2.r2.json")
+
+
 def _write(path, value):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:

@@ -43,8 +43,8 @@ def _passthrough():
     bad = [f for f in extra if not f.startswith("--") or "=" not in f]
     if bad:
         raise ValueError(f"--train_flags: each must look like --flag=value. Received {bad}")
-    # The plan sets these itself (each run's folder, its start, and rule S as the final
-    # evaluation, which the S rows of the tables reuse).
+    # The plan sets these itself (each run's folder, its start, and the rule of its final
+    # evaluation, which a row under that rule reuses).
     owned = [f for f in extra if f.split("=", 1)[0] in ("--model_dir", "--data_dir", "--init_weights",
                                                          "--final_rule")]
     if owned:
@@ -66,7 +66,7 @@ def main(argv):
         raise FileNotFoundError(f"--data_dir: {data_dir} does not exist")
     data_dir, out = os.path.abspath(data_dir), os.path.abspath(FLAGS.out)
     passthrough = _passthrough()
-    runs, evaluations = plan.plan(tables, scale, data_dir, passthrough)
+    runs, evaluations = plan.plan(tables, scale, data_dir, passthrough, out=out)
     tools = os.path.join(ROOT, "tools")
     jobs = execute.jobs(runs, evaluations, out, data_dir, scale,
                         os.path.join(tools, "train.py"), os.path.join(tools, "evaluate.py"))

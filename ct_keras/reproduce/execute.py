@@ -32,7 +32,7 @@ def jobs(runs, evaluations, out, data_dir, scale, train_tool, evaluate_tool):
     steps of a run, 0 for an evaluation)."""
     listed = [(f"train {r.name}", train_command(train_tool, r, out), r.done(out), r.steps) for r in runs]
     for e in evaluations:
-        if e.rule != "s":  # rule S is each run's own final evaluation
+        if not e.in_run:  # else the run's own final evaluation
             listed.append((f"evaluate {e.run} under {e.rule}",
                            evaluate_command(evaluate_tool, e, out, data_dir, scale.edge_thresholds),
                            e.done(out), 0))

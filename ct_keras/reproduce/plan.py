@@ -6,6 +6,7 @@ its JSON is there). Runs shared by several rows or tables are planned once.
 """
 
 import dataclasses
+import json
 import os
 
 from ct_keras.reproduce.paper_tables import CHOSEN
@@ -45,32 +46,48 @@ SCALES = {
 }
 
 
+# Rules whose palettes do not depend on a seed: a run's own final evaluation under one of them
+# is what tools/evaluate.py would print, so a row under it can reuse the run's metrics.json.
+IN_RUN_RULES = ("s", "r2", "r3")
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
     name: str
     flags: tuple
     steps: int
     after: str = ""             # the run whose best checkpoint this one starts from
+    final_rule: str = "s"       # the rule of its own final evaluation (metrics.json)
 
     def model_dir(self, out):
         return os.path.join(out, "runs", self.name)
 
     def train_flags(self, out):
         start = (f"--init_weights={os.path.join(out, 'runs', self.after)}",) if self.after else ()
-        return (*self.flags, *start, f"--model_dir={self.model_dir(out)}")
+        final = (f"--final_rule={self.final_rule}",) if self.final_rule != "s" else ()
+        return (*self.flags, *start, *final, f"--model_dir={self.model_dir(out)}")
 
     def done(self, out):
         return os.path.isfile(os.path.join(self.model_dir(out), "metrics.json"))
+
+
+def final_rule_of(out, run_name):
+    """The rule of a finished run's own final evaluation (its metrics.json), or None."""
+    path = os.path.join(out, "runs", run_name, "metrics.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("rule", "s")
 
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
     run: str
     rule: str
+    in_run: bool = False        # the run's own final evaluation: no job of its own
 
     def output(self, out):
-        # Each run's own final evaluation is rule S (train.py's --final_rule default).
-        if self.rule == "s":
+        if self.in_run or final_rule_of(out, self.run) == self.rule:
             return os.path.join(out, "runs", self.run, "metrics.json")
         return os.path.join(out, "evals", f"{self.run}.{self.rule}.json")
 
@@ -115,8 +132,21 @@ def row_evaluations(row, scale, data_dir, passthrough=()):
     return [Evaluation(run.name, row.eval_rule) for run in (runs if row.model == "stn" else runs[-1:])]
 
 
-def plan(tables, scale, data_dir, passthrough=()):
-    """`(runs, evaluations)` of `tables`, each once, in an order that can run."""
+def _final_rule(wanted, finished):
+    """A run's final rule: what it already used if it is finished, else rule S where a row
+    wants it (or none asks anything), else the first rule wanted that the run can evaluate
+    itself — which saves a job, and the rule-S evaluation that no row reads (under S an
+    R2-trained net draws edges over whole images, whose matching is the slow part)."""
+    if finished:
+        return finished
+    if "s" in wanted or not wanted:
+        return "s"
+    return next((rule for rule in wanted if rule in IN_RUN_RULES), "s")
+
+
+def plan(tables, scale, data_dir, passthrough=(), out=None):
+    """`(runs, evaluations)` of `tables`, each once, in an order that can run. With `out`,
+    runs it already finished keep the final rule they were trained with."""
     runs, evaluations = {}, {}
     for table in tables:
         for row in table.rows:
@@ -125,4 +155,10 @@ def plan(tables, scale, data_dir, passthrough=()):
                     raise ValueError(f"Two different runs are both called {run.name}")
             for evaluation in row_evaluations(row, scale, data_dir, passthrough):
                 evaluations.setdefault((evaluation.run, evaluation.rule), evaluation)
-    return list(runs.values()), list(evaluations.values())
+    for name, run in runs.items():
+        wanted = [rule for (run_name, rule) in evaluations if run_name == name]
+        finished = final_rule_of(out, name) if out else None
+        runs[name] = dataclasses.replace(run, final_rule=_final_rule(wanted, finished))
+    evaluations = [dataclasses.replace(e, in_run=e.rule == runs[e.run].final_rule)
+                   for e in evaluations.values()]
+    return list(runs.values()), evaluations
