@@ -207,3 +207,20 @@ def test_evaluate_exports_scores_with_the_librarys_metrics(files, exported, tmp_
     for key in metric_keys:  # fp32 TFLite gives the Keras model's outputs, so its metrics
         assert exported_row[key] == pytest.approx(want[key], abs=1.0), key
     assert "| Keras fp32 |" in result.stdout and "| model_fp32.tflite |" in result.stdout
+
+
+def test_evaluate_exports_refuses_a_file_that_is_not_the_runs_export(files, exported, tmp_path):
+    from ct_keras.data import generate_pascal_mt
+
+    data = tmp_path / "syn"
+    generate_pascal_mt(str(data), 1, 1, seed=1, size=SIZE)
+    small = tmp_path / "run32"  # a run of another image size than the file's
+    model = tiny_ctn(seed=31, image_size=32)
+    save_model_description(model, str(small))
+    os.makedirs(small / "checkpoints")
+    model.save_weights(str(small / "checkpoints" / "best.weights.h5"))
+    tflite = files["export_dir"] / "tflite" / "1" / "model_fp32.tflite"
+    _one_line_error(_run("evaluate_exports.py", f"--model_dir={small}", f"--data_dir={data}", f"--tflite={tflite}"),
+                    f"--tflite {tflite} takes {SIZE}×{SIZE} images, but --model_dir {small} is a 32×32 model")
+    _one_line_error(_run("evaluate_exports.py", f"--model_dir={files['model_dir']}", f"--data_dir={data}",
+                         f"--tflite={files['image']}"), f"--tflite {files['image']} is not a TFLite model")

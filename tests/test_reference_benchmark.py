@@ -7,10 +7,12 @@ is laid out (the model module at their path, their paper config's model keys) wi
 the same module names and state_dict keys — as the class the benchmark imports.
 """
 
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -113,10 +115,35 @@ def test_a_step_changes_the_weights_on_each_side(checkout):
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert any(k.startswith("encoder") or "conv" in k for k in changed)
 
+    net = reference_train._ours(_case(checkout, "ours"), model)
+    ours_before = {v.path: np.array(v) for v in net.trainable_variables}
+    step = reference_train.our_step(net, image, palette)
+    losses = [step(), step()]
+    assert losses[1] != losses[0]
+    changed = [v.path for v in net.trainable_variables if not np.array_equal(np.array(v), ours_before[v.path])]
+    assert any(p.startswith("conv1") for p in changed) and any(p.startswith("head") for p in changed)
 
-def test_each_side_alone_reports_its_own_peak_memory(checkout):
+
+_ONE_SIDE = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from ct_keras.benchmarking import reference, reference_train
+reference._import_torchvision = lambda: "torchvision not needed (test stand-in)"
+print("RESULT", json.dumps(reference_train.run(json.loads(sys.argv[1]))))
+"""
+
+
+def test_each_side_alone_reports_its_own_peak_memory(checkout, tmp_path):
+    # Each side in a fresh process, as the tool's worker runs it: a process's peak RSS is
+    # its lifetime's, so in the test process earlier tests would have set it.
+    script = tmp_path / "one_side.py"
+    script.write_text(_ONE_SIDE.format(tests=TESTS))
     for side in ("theirs", "ours"):
-        result = reference_train.run(_case(checkout, side))
+        done = subprocess.run([sys.executable, str(script), json.dumps(_case(checkout, side))],
+                              capture_output=True, text=True, cwd=ROOT, timeout=600,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout.split("RESULT", 1)[1])
         assert result["added_peak_mib"] > 0 and result["peak_rss_mib"] >= result["rss_before_build_mib"]
         assert result["timing"]["images_per_s"] > 0
 

@@ -31,24 +31,35 @@ FLAGS = flags.FLAGS
 
 
 class Agreement:
-    """Wraps a TFLite runner as `evaluate_outputs` calls it, and compares each answer with the
-    Keras model's decoded output for the same inputs."""
+    """Wraps a TFLite file as `evaluate_outputs` calls it, and compares each answer with the
+    Keras model's decoded output for the same inputs (computed once per input, whatever the
+    number of files: `reference` is shared)."""
 
-    def __init__(self, runner, model):
+    def __init__(self, predictor, model, reference):
         import numpy as np
 
-        self.np, self.runner, self.model = np, runner, model
+        self.np, self.predictor, self.model, self.reference = np, predictor, model, reference
         self.values = {}
+
+    def _keras(self, image, palette, task):
+        import hashlib
+
+        key = (task, hashlib.sha1(image.tobytes()).hexdigest())
+        if key not in self.reference:
+            from ct_keras import tasks
+
+            raw = self.model({"image": image, "palette": palette}, training=False).numpy()
+            self.reference[key] = tasks.decode(raw, task, self.model.anchors)
+        return self.reference[key]
 
     def __call__(self, image, palette):
         from ct_keras import tasks
 
         np = self.np
-        out = self.runner(image=image, palette=palette)
+        out = self.predictor.outputs(image, palette)
         task = int(palette.flat[0])
         name = tasks.TASK_NAMES[task]
-        raw = self.model({"image": image, "palette": palette}, training=False).numpy()
-        reference, value = tasks.decode(raw, task, self.model.anchors), np.asarray(out[name])
+        reference, value = self._keras(image, palette, task), np.asarray(out[name])
         if task in (tasks.SEMSEG, tasks.PARTS):
             score = 100 * np.mean(value == reference)
         elif task == tasks.NORMALS:
@@ -81,9 +92,8 @@ def main(argv):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--tflite file {path} does not exist")
 
-    from ai_edge_litert.interpreter import Interpreter
-
     from ct_keras.data import detect_layout
+    from ct_keras.inference.predictors import TFLitePredictor
     from ct_keras.models import load_model_dir
     from ct_keras.training.evaluation import evaluate_net, evaluate_outputs
 
@@ -93,10 +103,17 @@ def main(argv):
     names = [os.path.basename(p) for p in FLAGS.tflite]
     if len(set(names)) < len(names):  # same file names from different exports: show paths
         names = list(FLAGS.tflite)
+    predictors = [TFLitePredictor(path, flag="--tflite") for path in FLAGS.tflite]
+    for path, predictor in zip(FLAGS.tflite, predictors):
+        if predictor.image_hw != tuple(model.image_hw):
+            raise ValueError(f"--tflite {path} takes {predictor.image_hw[0]}×{predictor.image_hw[1]} images, but "
+                             f"--model_dir {FLAGS.model_dir} is a {model.image_hw[0]}×{model.image_hw[1]} model: "
+                             "give the files exported from that run")
     results = {"Keras fp32": {"metrics": evaluate_net(model, FLAGS.data_dir, rule="s", image_size=size,
                                                       batch_size=1, edge_thresholds=thresholds, steps=steps)}}
-    for name, path in zip(names, FLAGS.tflite):
-        agreement = Agreement(Interpreter(model_path=path).get_signature_runner("serving_default"), model)
+    reference = {}
+    for name, predictor in zip(names, predictors):
+        agreement = Agreement(predictor, model, reference)
         metrics = evaluate_outputs(agreement, FLAGS.data_dir, size, edge_thresholds=thresholds, steps=steps)
         results[name] = {"metrics": metrics, "agreement": agreement.result()}
     columns = [k for k in results["Keras fp32"]["metrics"] if k != "rule" and not k.endswith("_loss")]

@@ -1,6 +1,5 @@
 """Paths through a plain Keras model: one traced graph, optionally XLA or mixed precision."""
 
-import numpy as np
 import tensorflow as tf
 
 from ct_keras.benchmarking import models as model_sets

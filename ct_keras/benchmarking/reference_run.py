@@ -6,16 +6,6 @@ from ct_keras.benchmarking import inputs, paths, reference, stats
 TOLERANCE = 1e-4
 
 
-def _paired(ours, theirs):
-    """Ratios that resist other load on a shared machine: per round (the two ran back
-    to back), their median and range, and the ratio of the fastest runs of each."""
-    rounds = sorted(a / b for a, b in zip(ours, theirs))
-    n = len(rounds)
-    median = rounds[n // 2] if n % 2 else (rounds[n // 2 - 1] + rounds[n // 2]) / 2
-    return {"speedup_per_round_median": median, "speedup_per_round_min": rounds[0],
-            "speedup_per_round_max": rounds[-1], "speedup_best_runs": max(ours) / max(theirs)}
-
-
 def run(case):
     from ct_keras.models.torch_import import load_torch_state_dict
 
@@ -59,7 +49,7 @@ def run(case):
             timings[name], max_abs_diff_vs_reference=diffs[name], exact=exact,
             equal_within_tolerance=diffs[name] <= TOLERANCE if exact else None,
             speedup_vs_reference=timings[name]["images_per_s"] / timings["reference"]["images_per_s"],
-            **_paired(timings[name]["runs"], timings["reference"]["runs"]))
+            **stats.paired_ratios(timings[name]["runs"], timings["reference"]["runs"]))
         if "onnxruntime" in timings:
             ours[name]["speedup_vs_onnxruntime"] = (timings[name]["images_per_s"]
                                                     / timings["onnxruntime"]["images_per_s"])

@@ -18,7 +18,6 @@ for its own weights, optimizer state, activations and workspace only.
 """
 
 from ct_keras.benchmarking import inputs, memory, reference, stats
-from ct_keras.benchmarking.reference_run import _paired
 
 SIDES = ("both", "theirs", "ours")
 LEARNING_RATE = 1e-5  # small: the timed steps must not drive the weights anywhere odd
@@ -66,9 +65,7 @@ def our_step(net, image, palette):
 
 
 def _theirs(case):
-    model, notes = reference.load_reference_ctn(case["reference_repo"], seed=case["seed"],
-                                                encoder_arch=case["backbone"])
-    return model, notes
+    return reference.load_reference_ctn(case["reference_repo"], seed=case["seed"], encoder_arch=case["backbone"])
 
 
 def _ours(case, their_model=None):
@@ -115,7 +112,7 @@ def run(case):
     timings = stats.time_alternating({"theirs": step, "ours": ours}, b, max(0, case["warmup"] - 1),
                                      case["train_repeats"])
     out["timing"] = timings
-    paired = _paired(timings["ours"]["runs"], timings["theirs"]["runs"])
+    paired = stats.paired_ratios(timings["ours"]["runs"], timings["theirs"]["runs"])
     out["speedup_vs_reference"] = timings["ours"]["images_per_s"] / timings["theirs"]["images_per_s"]
     out["speedup_per_round"] = {k: paired[f"speedup_per_round_{k}"] for k in ("median", "min", "max")}
     return out

@@ -48,3 +48,12 @@ def time_alternating(fns, images, warmup=1, repeats=5):
             seconds[name].append(time.perf_counter() - start)
     return {name: summarize(s, images) for name, s in seconds.items()}
 
+
+def paired_ratios(ours, theirs):
+    """Ratios that resist other load on a shared machine: per round (the two ran back
+    to back), their median and range, and the ratio of the fastest runs of each."""
+    rounds = sorted(a / b for a, b in zip(ours, theirs))
+    n = len(rounds)
+    median = rounds[n // 2] if n % 2 else (rounds[n // 2 - 1] + rounds[n // 2]) / 2
+    return {"speedup_per_round_median": median, "speedup_per_round_min": rounds[0],
+            "speedup_per_round_max": rounds[-1], "speedup_best_runs": max(ours) / max(theirs)}

@@ -105,22 +105,24 @@ class SavedModelPredictor:
 
 
 class TFLitePredictor:
-    """A `.tflite` file of tools/export.py (LiteRT; the inputs are checked before it runs)."""
+    """A `.tflite` file of tools/export.py (LiteRT; the inputs are checked before it runs).
 
-    def __init__(self, path, num_threads=None):
+    `flag` names the file in errors (the flag that gave it)."""
+
+    def __init__(self, path, num_threads=None, flag="--model"):
         from ai_edge_litert.interpreter import Interpreter
 
         self.source = path
         try:
             interpreter = Interpreter(model_path=path, num_threads=num_threads)
         except (ValueError, RuntimeError) as e:
-            raise ValueError(f"--model {path} is not a TFLite model: {e}") from None
+            raise ValueError(f"{flag} {path} is not a TFLite model: {e}") from None
         if "serving_default" not in interpreter.get_signature_list():
-            raise ValueError(f"--model {path} has no serving_default signature: not a tools/export.py file")
+            raise ValueError(f"{flag} {path} has no serving_default signature: not a tools/export.py file")
         self._runner = interpreter.get_signature_runner("serving_default")
         inputs = self._runner.get_input_details()
         if set(inputs) != {"image", "palette"}:
-            raise ValueError(f"--model {path} takes {sorted(inputs)}, not an image and a palette")
+            raise ValueError(f"{flag} {path} takes {sorted(inputs)}, not an image and a palette")
         self.image_hw = tuple(int(s) for s in inputs["image"]["shape"][1:3])
         from ct_keras.deploy.tflite_palette import exported_palette_file, palette_runner
         from ct_keras.deploy.user_inputs import read_tflite_info
@@ -136,13 +138,16 @@ class TFLitePredictor:
                                                  palette_file)
 
     def raw(self, images, palettes):
+        return np.concatenate([self.outputs(images[i:i + 1], palettes[i:i + 1])["raw"]
+                               for i in range(len(images))])
+
+    def outputs(self, image, palette):
+        """Every output of the file for one image `[1, H, W, 3]` and palette `[1, H, W]`: the
+        raw map and each task decoded by the file itself."""
         from ct_keras.deploy.user_inputs import check_palette
 
-        check_palette(palettes, self.image_hw, NUM_TASKS)  # TFLite has no asserts
-        return np.concatenate([
-            self._runner(image=np.asarray(images[i:i + 1], np.float32),
-                         palette=np.asarray(palettes[i:i + 1], np.int32))["raw"]
-            for i in range(len(images))])
+        check_palette(palette, self.image_hw, NUM_TASKS)  # TFLite has no asserts
+        return self._runner(image=np.asarray(image, np.float32), palette=np.asarray(palette, np.int32))
 
 
 def load_predictor(path, checkpoint="best"):
