@@ -32,25 +32,14 @@ FLAGS = flags.FLAGS
 
 class Agreement:
     """Wraps a TFLite file as `evaluate_outputs` calls it, and compares each answer with the
-    Keras model's decoded output for the same inputs (computed once per input, whatever the
-    number of files: `reference` is shared)."""
+    Keras model's decoded output for the same inputs. (The Keras output is computed again for
+    each file: keeping it for all would hold every decoded map of the split in memory.)"""
 
-    def __init__(self, predictor, model, reference):
+    def __init__(self, predictor, model):
         import numpy as np
 
-        self.np, self.predictor, self.model, self.reference = np, predictor, model, reference
+        self.np, self.predictor, self.model = np, predictor, model
         self.values = {}
-
-    def _keras(self, image, palette, task):
-        import hashlib
-
-        key = (task, hashlib.sha1(image.tobytes()).hexdigest())
-        if key not in self.reference:
-            from ct_keras import tasks
-
-            raw = self.model({"image": image, "palette": palette}, training=False).numpy()
-            self.reference[key] = tasks.decode(raw, task, self.model.anchors)
-        return self.reference[key]
 
     def __call__(self, image, palette):
         from ct_keras import tasks
@@ -59,7 +48,8 @@ class Agreement:
         out = self.predictor.outputs(image, palette)
         task = int(palette.flat[0])
         name = tasks.TASK_NAMES[task]
-        reference, value = self._keras(image, palette, task), np.asarray(out[name])
+        raw = self.model({"image": image, "palette": palette}, training=False).numpy()
+        reference, value = tasks.decode(raw, task, self.model.anchors), np.asarray(out[name])
         if task in (tasks.SEMSEG, tasks.PARTS):
             score = 100 * np.mean(value == reference)
         elif task == tasks.NORMALS:
@@ -111,9 +101,8 @@ def main(argv):
                              "give the files exported from that run")
     results = {"Keras fp32": {"metrics": evaluate_net(model, FLAGS.data_dir, rule="s", image_size=size,
                                                       batch_size=1, edge_thresholds=thresholds, steps=steps)}}
-    reference = {}
     for name, predictor in zip(names, predictors):
-        agreement = Agreement(predictor, model, reference)
+        agreement = Agreement(predictor, model)
         metrics = evaluate_outputs(agreement, FLAGS.data_dir, size, edge_thresholds=thresholds, steps=steps)
         results[name] = {"metrics": metrics, "agreement": agreement.result()}
     columns = [k for k in results["Keras fp32"]["metrics"] if k != "rule" and not k.endswith("_loss")]

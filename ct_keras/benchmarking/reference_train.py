@@ -64,10 +64,6 @@ def our_step(net, image, palette):
     return lambda: float(step().numpy())
 
 
-def _theirs(case):
-    return reference.load_reference_ctn(case["reference_repo"], seed=case["seed"], encoder_arch=case["backbone"])
-
-
 def _ours(case, their_model=None):
     from ct_keras.benchmarking import models
     from ct_keras.models.torch_import import load_torch_state_dict
@@ -96,7 +92,8 @@ def run(case):
     if side == "ours":
         step = our_step(_ours(case), image, palette)
     else:
-        theirs, out["notes"] = _theirs(case)
+        theirs, out["notes"] = reference.load_reference_ctn(case["reference_repo"], seed=case["seed"],
+                                                            encoder_arch=case["backbone"])
         step = their_step(theirs, image, palette)
     if side != "both":
         out["timing"] = stats.time_call(step, b, case["warmup"], case["train_repeats"])
