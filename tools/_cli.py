@@ -18,6 +18,10 @@ if importlib.util.find_spec("ct_keras") is None:
 
 from absl import app  # noqa: E402
 
+from ct_keras.cpu import prefer_onednn  # noqa: E402  (imports no TensorFlow)
+
+prefer_onednn()  # before TensorFlow loads: its oneDNN kernels on AVX2-only CPUs too
+
 # TensorFlow 2.21 logs these through absl before its logging is initialised, so
 # TF_CPP_MIN_LOG_LEVEL does not reach them: the absl notice itself, oneDNN being on (our
 # default, see docs/design.md §7) and "no CUDA driver" on a machine without GPU.

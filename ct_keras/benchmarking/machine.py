@@ -4,7 +4,7 @@ import os
 import platform
 from importlib import metadata
 
-from ct_keras.cpu import cpu_flags
+from ct_keras.cpu import ONEDNN_VARIABLE, cpu_flags
 
 
 def _cpuinfo(key):
@@ -43,4 +43,9 @@ def describe():
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in ("tensorflow", "keras", "torch", "ai-edge-litert")},
         "gpu": os.environ.get("NVIDIA_VISIBLE_DEVICES") or None,
+        # Which kernels TensorFlow and PyTorch ran: oneDNN on or off (`cpu.prefer_onednn`), and
+        # an ISA cap (ONEDNN_MAX_CPU_ISA reaches oneDNN in both, ATEN_CPU_CAPABILITY PyTorch's
+        # own kernels; XNNPACK and onnxruntime choose from the CPU itself).
+        "environment": {v: os.environ.get(v) for v in (ONEDNN_VARIABLE, "ONEDNN_MAX_CPU_ISA",
+                                                       "ATEN_CPU_CAPABILITY")},
     }

@@ -129,7 +129,9 @@ def markdown(report):
     parts = [f"Machine: {m['cpu']}, {m['cores_available']} cores available, flags "
              f"{' '.join(m['cpu_flags'])}, {m['memory_gib']} GiB; "
              + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
-             + f"; threads {report['settings']['threads']}.",
+             + f"; threads {report['settings']['threads']}"
+             + "".join(f"; {k}={v}" for k, v in m.get("environment", {}).items() if v is not None)
+             + ".",
              "", "Commands:", "", "```bash"] + report.get("commands", []) + ["```"]
     if "compute" in report:  # a run of other cases only leaves these out
         parts += ["", "### Compute", "", compute_table(report["compute"])]
