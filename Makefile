@@ -1,6 +1,6 @@
 # Quick start: `make demo` and `make test` on a fresh machine.
 #   make install       .venv with the package alone (what the demo needs)
-#   make install-test  adds the test extras: pytest, the TF Serving API, the studio's web stack
+#   make install-test  adds the test extras: pytest (with pytest-xdist), the TF Serving API, the studio's web stack
 #                      with Playwright, and PyTorch CPU
 #                      (PyTorch: the reference-equivalence tests and reading .pth checkpoints)
 PYTHON ?= python3
@@ -49,8 +49,10 @@ browser:
 			|| echo "note: could not install chromium: the studio's browser tests will skip" >&2; \
 	else echo "note: no chromium, and not root with apt-get: the studio's browser tests will skip" >&2; fi
 
+# Two pytest workers, a test file each (its module fixtures stay shared): most of a test's time
+# is single-threaded tracing and start-up, so two files at once use both cores.
 test: install-test browser
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info
