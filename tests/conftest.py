@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import ct_keras  # noqa: E402,F401  (before TensorFlow: the oneDNN setting the tools run with, cpu.prefer_onednn)
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
