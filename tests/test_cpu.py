@@ -52,3 +52,17 @@ def test_the_tools_import_the_package_before_tensorflow():
         "order = list(sys.modules); print(order.index('ct_keras') < order.index('tensorflow')); "
         f"print(os.environ.get('{ONEDNN_VARIABLE}'))")
     assert lines[-2:] == ["True", "1"]
+
+
+def test_benchmarks_name_the_variables_that_chose_the_kernels(monkeypatch):
+    from ct_keras.benchmarking import machine, report
+
+    monkeypatch.setenv(ONEDNN_VARIABLE, "0")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    described = machine.describe()
+    assert described["environment"] == {ONEDNN_VARIABLE: "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                                        "ATEN_CPU_CAPABILITY": None}
+    header = report.markdown({"machine": described, "settings": {"threads": 2},
+                              "inference": {}, "training": {}}).splitlines()[0]
+    assert header.endswith("; threads 2; TF_ENABLE_ONEDNN_OPTS=0; ONEDNN_MAX_CPU_ISA=AVX2.")
