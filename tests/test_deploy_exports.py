@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from ct_keras import tasks
-from ct_keras.deploy import serving_requests
+from ct_keras.deploy import FastCompositeTasking, serving_requests
 from ct_keras.deploy.saved_model import export_saved_model, next_version
 from ct_keras.deploy.tflite import (
     check_builtin_ops, check_quantizations, convert, export_tflite, op_names, run_tflite,
@@ -63,6 +63,31 @@ def test_layout_and_versions(export_dir, ctn):
     assert next_version(str(export_dir)) == 2
     with pytest.raises(ValueError, match="already exists.*--version"):
         export_saved_model(ctn, str(export_dir), version=1)
+
+
+@pytest.fixture(scope="module")
+def constant_export(ctn, tmp_path_factory):
+    return export_saved_model(ctn, str(tmp_path_factory.mktemp("exported") / "ctn"), constant_weights=True)
+
+
+def test_constant_weights_export(constant_export, ctn, served):
+    # No variables (oneDNN keeps a constant filter's layout); every signature calls the one
+    # encoder function and one of two decoder functions (palettes; a task per image), so the
+    # graph holds the encoder's weights once and the decoder's twice, not once per signature.
+    params = FastCompositeTasking(ctn)._params
+    encoder = sum(v.numpy().nbytes for k, v in params.items() if k.startswith("encoder/"))
+    decoder = sum(v.numpy().nbytes for k, v in params.items() if not k.startswith("encoder/"))
+    graph = os.path.getsize(os.path.join(constant_export, "saved_model.pb"))
+    assert encoder + decoder < graph < encoder + 2 * decoder + 2_000_000
+    variables = os.path.join(constant_export, "variables")
+    assert sum(os.path.getsize(os.path.join(variables, n)) for n in os.listdir(variables)) < 10_000
+    constant = tf.saved_model.load(constant_export)
+    image, palette = random_inputs(2, seed=13)
+    for signature, inputs in (("serving_default", {"image": image, "palette": palette}),
+                              ("single_task", {"image": image, "task": np.array([2, 4], np.int32)}),
+                              ("all_tasks", {"image": image})):
+        np.testing.assert_allclose(_call(constant, signature, **inputs)["raw"],
+                                   _call(served, signature, **inputs)["raw"], atol=1e-5, err_msg=signature)
 
 
 def test_serving_default_equals_keras(ctn, served):

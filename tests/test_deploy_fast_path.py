@@ -55,6 +55,31 @@ def test_all_tasks_runs_the_encoder_once(ctn, fast):
         _assert_close(every[:, k], keras_raw(ctn, image, uniform_palette([k, k])))
 
 
+def test_constant_weights_equal_variables(ctn, fast):
+    # The SavedModel's form: the same numbers, no variables, and the encoder and decoders
+    # traced once each (so every graph that calls them shares their constants).
+    constant = FastCompositeTasking(ctn, constant_weights=True)
+    assert constant.variables == () and len(fast.variables) > 0
+    image, palette = random_inputs(2, seed=5)
+    for name, args in (("composite", (image, palette)), ("single_task", (image, [4, 0])),
+                       ("all_tasks", (image,))):
+        np.testing.assert_allclose(getattr(constant, name)(*args).numpy(),
+                                   getattr(fast, name)(*args).numpy(), atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(constant.single_task_folded(image, 3).numpy(),
+                               fast.single_task_folded(image, 3).numpy(), atol=1e-5)
+    for function in constant.shared_functions:
+        assert function.experimental_get_tracing_count() == 1, function
+    # Every convolution's filter is a constant of the graph (what oneDNN caches), or a
+    # slice of one (`weight[None, None]`, which graph optimization folds).
+    def constant_op(op):
+        return op.type == "Const" or (op.type == "StridedSlice" and constant_op(op.inputs[0].op))
+
+    for function in constant.shared_functions:
+        convs = [op for op in function.get_concrete_function().graph.get_operations()
+                 if op.type == "Conv2D"]
+        assert convs and all(constant_op(op.inputs[1].op) for op in convs), function
+
+
 def test_graph_equals_eager(fast):
     # docs/design.md §7: a graph-mode rewrite once changed LeakyReLU slopes silently.
     image, palette = random_inputs(1, seed=4)

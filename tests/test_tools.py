@@ -92,3 +92,6 @@ def test_tools_report_user_errors_in_one_line(tmp_path):
     result = _run("build_tfrecords.py", f"--data_dir={not_pascal}", f"--out={tmp_path / 'tfr'}")
     assert result.returncode == 1 and "error: Cannot tell the layout" in result.stderr
     assert "Traceback" not in result.stderr
+    result = _run("export.py", "--weights=w.weights.h5", "--constant_weights", "--nofast")
+    assert result.returncode == 1 and "--constant_weights is for the fast path" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -79,7 +79,7 @@ _PEER = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
 
 
 def _user_error(e):
-    if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError, ImportError)):
+    if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError, ImportError, app.UsageError)):
         return str(e)
     if isinstance(e, OSError) and e.errno in _ENVIRONMENT_ERRNOS:
         return f"{e.strerror}" if e.strerror and e.filename is None else str(e)

@@ -29,8 +29,8 @@ from absl import app, flags  # noqa: E402
 
 # Listed here (not imported: TensorFlow would load before the flags are read); a test
 # checks it against ct_keras.benchmarking.paths.paths().
-PATH_NAMES = ("keras", "xla", "bf16", "mixed_fp16", "fast", "savedmodel", "tflite_fp32",
-              "tflite_fp16", "tflite_dynamic_int8", "tflite_int8")
+PATH_NAMES = ("keras", "xla", "bf16", "mixed_fp16", "fast", "savedmodel", "savedmodel_constants",
+              "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8")
 
 flags.DEFINE_string("json", None, "Write the full results (every run) to this JSON file.")
 flags.DEFINE_string("markdown", None, "Write the tables to this Markdown file.")

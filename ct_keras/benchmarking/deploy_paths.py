@@ -81,28 +81,32 @@ def _fp32_models(kind, spec):
     return models
 
 
-def savedmodel(kind, spec):
-    """`export_saved_model` (the CTN's fast path; the Keras graph of MHN and MN), loaded
-    back with `tf.saved_model.load`: `serving_default` (network + decoding) for the
-    composite palette, `all_tasks` for all five tasks; `raw` is what is compared."""
-    if kind == "stn":
-        raise Unavailable("SavedModel exports serve models that take a Task Palette (not STNs)")
-    import tempfile
+def savedmodel(constant_weights=False):
+    """`export_saved_model` (the CTN's fast path, its weights constants of the graph or,
+    without `constant_weights`, variables; the Keras graph of MHN and MN), loaded back
+    with `tf.saved_model.load`: `serving_default` (network + decoding) for the composite
+    palette, `all_tasks` for all five tasks; `raw` is what is compared."""
+    def prepare(kind, spec):
+        if kind == "stn":
+            raise Unavailable("SavedModel exports serve models that take a Task Palette (not STNs)")
+        import tempfile
 
-    import tensorflow as tf
+        import tensorflow as tf
 
-    models = _fp32_models(kind, spec)
-    with tempfile.TemporaryDirectory(prefix="ct-bench-sm-") as out_dir:
-        # Loading reads every variable into memory: the folder can go right after.
-        loaded = tf.saved_model.load(deploy.export_saved_model(models["net"], out_dir, fast=kind == "ctn"))
-    serve, every = loaded.signatures["serving_default"], loaded.signatures["all_tasks"]
+        models = _fp32_models(kind, spec)
+        with tempfile.TemporaryDirectory(prefix="ct-bench-sm-") as out_dir:
+            # Loading reads the whole graph and every variable into memory: the folder can go.
+            loaded = tf.saved_model.load(deploy.export_saved_model(
+                models["net"], out_dir, fast=kind == "ctn", constant_weights=constant_weights))
+        serve, every = loaded.signatures["serving_default"], loaded.signatures["all_tasks"]
 
-    def composite(image, palette):
-        return serve(image=tf.constant(image), palette=tf.constant(palette))["raw"].numpy()
+        def composite(image, palette):
+            return serve(image=tf.constant(image), palette=tf.constant(palette))["raw"].numpy()
 
-    def all_tasks(image):
-        return list(every(image=tf.constant(image))["raw"].numpy().swapaxes(0, 1))
-    return composite, all_tasks
+        def all_tasks(image):
+            return list(every(image=tf.constant(image))["raw"].numpy().swapaxes(0, 1))
+        return composite, all_tasks
+    return prepare
 
 
 def paths():
@@ -110,7 +114,9 @@ def paths():
     return {
         "fast": (fast, True,
                  "exact fast path: per-task tables, γ/β folding, one encoder pass for all tasks"),
-        "savedmodel": (savedmodel, True, "exported SavedModel (CTN: of the fast path), loaded back"),
+        "savedmodel": (savedmodel(), True, "exported SavedModel (CTN: of the fast path), loaded back"),
+        "savedmodel_constants": (savedmodel(constant_weights=True), True,
+                                 "the SavedModel with its weights as graph constants (--constant_weights)"),
         "tflite_fp32": (tflite("fp32"), True, "TFLite fp32 of the fast path (XNNPack)"),
         "tflite_fp16": (tflite("fp16"), False, "TFLite fp16 weights, fp32 compute"),
         "tflite_dynamic_int8": (tflite("dynamic_int8"), False,

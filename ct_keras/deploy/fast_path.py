@@ -61,10 +61,21 @@ class FastCompositeTasking(tf.Module):
     ≤ 1e-4). Palette ids must lie in [0, K): this class does not check them (the
     SavedModel export does, see `ct_keras.deploy.serving_module`).
 
+    With `constant_weights` the weights are numpy arrays that the traced graphs hold as
+    constants, not variables: oneDNN then keeps each convolution's filter in its own
+    layout between calls instead of reordering it on every call (faster, at about three
+    times the memory: BENCHMARKS.md, "A real AVX2-only box, and constant weights in the
+    SavedModel"). The encoder and the two decoders (composite
+    palettes; one task per image) are then `tf.function`s with fixed input signatures,
+    traced once and called by every graph that uses them, so that an export of several
+    signatures stores each weight once per function, not once per signature.
+
     Args:
         model: a built `CompositeTaskingNet` (any dtype policy; the fast path is float32).
         low_res_upsampling_conv: convolve the upsampled half of each decoder input at
             low resolution (`upsample_conv`); False keeps upsample → concat → conv.
+        constant_weights: hold the weights as graph constants (see above); False keeps
+            them as variables.
 
     Example:
     >>> fast = FastCompositeTasking(model)
@@ -72,7 +83,8 @@ class FastCompositeTasking(tf.Module):
     >>> every = fast.all_tasks(image)             # [B, 5, H, W, 3]
     """
 
-    def __init__(self, model, low_res_upsampling_conv=True, name="fast_composite_tasking"):
+    def __init__(self, model, low_res_upsampling_conv=True, constant_weights=False,
+                 name="fast_composite_tasking"):
         super().__init__(name=name)
         from ct_keras.models import CompositeTaskingNet
 
@@ -87,17 +99,55 @@ class FastCompositeTasking(tf.Module):
         self.output_channels = int(model.output_channels)
         self.nearest_pyramid = model.pyramid_interpolation == "nearest"
         self.cell_tables = (not self.nearest_pyramid) and 5 ** (self.num_tasks - 1) <= _MAX_CELL_TABLE
+        self.constant_weights = bool(constant_weights)
         self._params = {}
         self._folded = {}
         self._folded_tasks = {}
         with self.name_scope:
             self._fold(model)
+        if self.constant_weights:
+            self._share_functions()
 
     # ----- building ------------------------------------------------------------------
     def _variable(self, name, value):
-        variable = tf.Variable(np.asarray(value, np.float32), trainable=False, name=name)
-        self._params[name] = variable
-        return variable
+        value = np.asarray(value, np.float32)
+        if not self.constant_weights:
+            value = tf.Variable(value, trainable=False, name=name)
+        self._params[name] = value
+        return value
+
+    def _share_functions(self):
+        """The encoder and both decoders as `tf.function`s of fixed signatures (each
+        traced once: one copy of its constants however many graphs call it). They pass
+        the pyramid as a tuple (a SavedModel's structures take string keys only) and are
+        not tracked (`shared_functions`): only the graphs that call them are saved."""
+        encode, decode_composite, decode_tasks = self.encode, self.decode_composite, self.decode_tasks
+        height, width = self.image_hw
+        levels = range(6)
+
+        def as_tuple(features):
+            return tuple(features[level] for level in levels)
+
+        shared_encode = tf.function(
+            lambda image: as_tuple(encode(image)), autograph=False,
+            input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
+        features = tuple(tf.TensorSpec(t.shape, t.dtype)
+                         for t in shared_encode.get_concrete_function().structured_outputs)
+        shared_composite = tf.function(
+            lambda features, palette: decode_composite(dict(enumerate(features)), palette),
+            input_signature=[features, tf.TensorSpec([None, height, width], tf.int32)],
+            autograph=False)
+        shared_tasks = tf.function(
+            lambda features, task: decode_tasks(dict(enumerate(features)), task),
+            input_signature=[features, tf.TensorSpec([None], tf.int32)], autograph=False)
+        untracked = {
+            "shared_functions": (shared_encode, shared_composite, shared_tasks),
+            "encode": lambda image: dict(enumerate(shared_encode(image))),
+            "decode_composite": lambda features, palette: shared_composite(as_tuple(features), palette),
+            "decode_tasks": lambda features, task: shared_tasks(as_tuple(features), task),
+        }
+        for name, value in untracked.items():
+            object.__setattr__(self, name, value)
 
     def _fold(self, model):
         normalization = model.get_layer("image_normalization")
@@ -158,7 +208,12 @@ class FastCompositeTasking(tf.Module):
         self._variable("head/bias", head.bias.numpy())
 
     def _p(self, name):
-        return self._params[name]
+        value = self._params[name]
+        # A constant of the graph being traced (made from numpy, so never a captured tensor).
+        return tf.constant(value) if isinstance(value, np.ndarray) else value
+
+    def _numpy(self, name):
+        return np.asarray(self._params[name])
 
     # ----- encoder -------------------------------------------------------------------
     def encode(self, image):
@@ -263,8 +318,8 @@ class FastCompositeTasking(tf.Module):
         return _conv(skip, kernel) + upsample_conv(low, upsampled_kernel, kernel.shape[0])
 
     def _kernels(self, name):
-        upsampled = self._params.get(f"{name}/upsampled_kernel")
-        return self._p(f"{name}/kernel"), upsampled
+        upsampled = f"{name}/upsampled_kernel"
+        return self._p(f"{name}/kernel"), self._p(upsampled) if upsampled in self._params else None
 
     def _modulated_block(self, modulation):
         def block(name, x, level):
@@ -280,17 +335,23 @@ class FastCompositeTasking(tf.Module):
 
     def composite(self, image, palette):
         """Raw `[B, H, W, C]` output for `image` (RGB 0..255) and `palette` (ids `[B, H, W]`)."""
-        palette = tf.cast(palette, tf.int32)
+        return self.decode_composite(self.encode(tf.cast(image, tf.float32)), tf.cast(palette, tf.int32))
+
+    def decode_composite(self, features, palette):
+        """The raw output for the encoder's `features` under `palette` (int32 ids)."""
         pooled = self._pooled_palettes(palette)
         block = self._modulated_block(
             lambda name, level: self._composite_modulation(name, level, palette, pooled))
-        return self._decode(self.encode(image), block)
+        return self._decode(features, block)
 
     def single_task(self, image, task):
         """Raw output with one task per image over the whole image (`task` `[B]` ids)."""
-        task = tf.cast(task, tf.int32)
+        return self.decode_tasks(self.encode(tf.cast(image, tf.float32)), tf.cast(task, tf.int32))
+
+    def decode_tasks(self, features, task):
+        """The raw output for the encoder's `features`, one task per image (int32 `[B]`)."""
         block = self._modulated_block(lambda name, level: self._task_modulation(name, task))
-        return self._decode(self.encode(image), block)
+        return self._decode(features, block)
 
     def _folded_task_params(self, task):
         """`{block: (kernel, upsampled kernel or None, bias)}` with γ/β of `task` folded in."""
@@ -304,10 +365,11 @@ class FastCompositeTasking(tf.Module):
 
     def _fold_task(self, name, folded, task):
         scale, shift = np.split(folded.task_table[task], 2)
-        kernel = self._params[f"{name}/kernel"].numpy() * scale
-        upsampled = self._params.get(f"{name}/upsampled_kernel")
-        if upsampled is not None:  # output channels ordered (tap, channel)
-            upsampled = upsampled.numpy() * np.tile(scale, upsampled.shape[-1] // len(scale))
+        kernel = self._numpy(f"{name}/kernel") * scale
+        upsampled = None
+        if f"{name}/upsampled_kernel" in self._params:  # output channels ordered (tap, channel)
+            upsampled = self._numpy(f"{name}/upsampled_kernel")
+            upsampled = upsampled * np.tile(scale, upsampled.shape[-1] // len(scale))
             upsampled = upsampled.astype(np.float32)
         return kernel.astype(np.float32), upsampled, shift.astype(np.float32)
 
@@ -326,16 +388,15 @@ class FastCompositeTasking(tf.Module):
             y = tf.nn.bias_add(self._block_conv(name, x, kernel, upsampled), bias)
             return _leaky(y, self._folded[name].negative_slope)
 
-        return self._decode(self.encode(image), block)
+        return self._decode(self.encode(tf.cast(image, tf.float32)), block)
 
     def all_tasks(self, image):
         """`[B, K, H, W, C]`: every task over the whole image; one encoder pass."""
-        features = self.encode(image)
+        features = self.encode(tf.cast(image, tf.float32))
         k = self.num_tasks
         batch = tf.shape(features[0])[0]
         tiled = {key: tf.repeat(value, k, axis=0) for key, value in features.items()}
         task = tf.tile(tf.range(k, dtype=tf.int32), [batch])
-        block = self._modulated_block(lambda name, level: self._task_modulation(name, task))
-        raw = self._decode(tiled, block)
+        raw = self.decode_tasks(tiled, task)
         height, width = self.image_hw
         return tf.reshape(raw, [batch, k, height, width, self.output_channels])

@@ -58,13 +58,16 @@ class ServingModule(tf.Module):
             `{"image", "palette"}` (CTN, MHN, MN).
         fast: serve `FastCompositeTasking(model)` (exact, less work) rather than the
             Keras graph itself.
+        constant_weights: with `fast`, the weights are constants of the graphs rather
+            than variables (`FastCompositeTasking`: faster under oneDNN, more memory).
         check_inputs: check shapes and ids in the graph (see above).
         palette_net: a trained `PaletteNet` of the same image size and tasks, or None.
         palette_source: what to call it in errors (its run folder, say).
     """
 
     def __init__(self, model, fast=True, check_inputs=True, palette_net=None,
-                 palette_source="the palette network", name="composite_tasking"):
+                 palette_source="the palette network", constant_weights=False,
+                 name="composite_tasking"):
         super().__init__(name=name)
         if not getattr(model, "uses_palette", False):
             raise ValueError(
@@ -82,7 +85,7 @@ class ServingModule(tf.Module):
         # A plain attribute (not tracked): only the graph's constants are exported.
         object.__setattr__(self, "anchors", model.anchors)
         if self.fast:
-            self.network = FastCompositeTasking(model)
+            self.network = FastCompositeTasking(model, constant_weights=constant_weights)
         else:
             # Only the variables are saved (tracking the Keras model too would store every
             # weight twice); the TF variables, not Keras' wrappers, so that TFLite can freeze them.
