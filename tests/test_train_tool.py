@@ -36,6 +36,7 @@ def data_dir(tmp_path_factory):
     (["--epoch=3"], "Unknown command line flag 'epoch'"),
     (["--flagfile=configs/nope.cfg"], "configs/nope.cfg"),
     (["--rule=r9"], "--rule: must be one of"),
+    (["--rule=rrnd+r9"], "or several joined by + (each example draws one: rrnd+s), not 'rrnd+r9'"),
     (["--data_dir=NOT_PASCAL"], "NOT_PASCAL"),
     (["--model=stn"], "--task"),
     (["--loss_weights=depth=2"], "--loss_weights"),

@@ -105,7 +105,8 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
         data_dir: a raw PASCAL-MT folder (ASTMT or PASCAL_MT.zip layout) or a folder
             written by `build_tfrecords`; detected automatically.
         split: `"train"` or `"val"`.
-        rule: Task Palette rule, one of `palettes.RULES`.
+        rule: Task Palette rule, one of `palettes.RULES` or a mix of them ('rrnd+s':
+            `palettes.rule_parts`).
         image_size: `(H, W)`; images bicubic, labels nearest (docs/design.md §5).
         batch_size: examples per batch.
         augment: train-time augmentation. Palettes are built after it, so semantic
@@ -127,8 +128,7 @@ def make_dataset(data_dir, split, rule="s", image_size=(256, 256), batch_size=10
             (resuming training at step n: `start = n * batch_size`). With
             `skip_bad_samples`, positions count the samples before any is dropped.
     """
-    if rule not in palettes.RULES:
-        raise ValueError(f"`rule` must be one of {palettes.RULES}. Received {rule!r}")
+    palettes.rule_parts(rule)
     if len(image_size) != 2 or min(image_size) < 1:
         raise ValueError(f"`image_size` must be (H, W) with positive sizes. Received {image_size}")
     shuffle = augment if shuffle is None else shuffle

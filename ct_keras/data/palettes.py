@@ -10,6 +10,9 @@ palettes a pure function of (seed, example index) (`make_dataset` does that).
     rrnd  an i.i.d. task per pixel
     r2/r3 the task of each pixel follows its semseg class (tables below)
 
+Training rules may be mixed: `rrnd+s` draws, for each example (from its seed), one of
+the rules joined by `+`, each as likely, then that rule's palette.
+
 Void semseg pixels (255) are given the edge task under r2 / r3, like background:
 in VOC the void band traces object outlines, which is where edges are meaningful,
 and it keeps every pixel of a palette a valid task id.
@@ -86,11 +89,45 @@ def random_pixel_palette(seed, shape):
     return tf.random.stateless_uniform(shape, seed, 0, NUM_TASKS, tf.int32)
 
 
+def rule_parts(rule):
+    """The rules that `rule` draws from: `("rrnd",)` for "rrnd", `("rrnd", "s")` for
+    "rrnd+s". Raises a ValueError naming the rules for anything else."""
+    parts = tuple(rule.split("+")) if isinstance(rule, str) else ()
+    if not parts or any(p not in RULES for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(f"`rule` must be one of {RULES}, or several of them joined by '+' (each "
+                         f"example draws one, e.g. 'rrnd+s'). Received {rule!r}")
+    return parts
+
+
+def _mixed_palette(parts, seed, shape, semseg, task):
+    """One of `parts`' palettes per example, the rule drawn from the example's seed."""
+    if seed is None:
+        raise ValueError(f"Rule {'+'.join(parts)!r} needs a seed (it draws a rule per example). "
+                         "Received seed=None")
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+
+    def draw(one_seed):
+        choice_seed, palette_seed = tf.unstack(tf.random.experimental.stateless_split(one_seed, 2))
+        return tf.random.stateless_uniform([], choice_seed, 0, len(parts), tf.int32), palette_seed
+
+    if seed.shape.rank == 1:
+        choice, palette_seed = draw(seed)
+    else:
+        choice, palette_seed = tf.map_fn(
+            draw, seed, fn_output_signature=(tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int64)))
+        choice = choice[:, None, None]
+    palette = None
+    for k, part in enumerate(parts):
+        candidate = task_palette(part, seed=palette_seed, shape=shape, semseg=semseg, task=task)
+        palette = candidate if palette is None else tf.where(tf.equal(choice, k), candidate, palette)
+    return palette
+
+
 def task_palette(rule, seed=None, shape=None, semseg=None, task=None):
     """The palette of `rule`, for one example or a batch.
 
     Args:
-        rule: one of `RULES`.
+        rule: one of `RULES`, or several joined by '+' (`rule_parts`).
         seed: int `[2]` (one example) or `[B, 2]` (a batch); needed by s (without
             `task`), r1r and rrnd.
         shape: `(H, W)`; taken from `semseg` when not given.
@@ -100,8 +137,9 @@ def task_palette(rule, seed=None, shape=None, semseg=None, task=None):
     Returns:
         int32 `[H, W]` or `[B, H, W]`.
     """
-    if rule not in RULES:
-        raise ValueError(f"`rule` must be one of {RULES}. Received {rule!r}")
+    parts = rule_parts(rule)
+    if len(parts) > 1:
+        return _mixed_palette(parts, seed, shape, semseg, task)
     if rule in SEMANTIC_RULES:
         if semseg is None:
             raise ValueError(f"Rule {rule!r} needs the semseg label. Received semseg=None")

@@ -36,8 +36,9 @@ class TrainConfig:
     anchors: object = _setting("paper", "Class anchors: paper (supplementary Tables 5, 6); a JSON file "
                                "{\"semseg\": {class: [r, g, b]}, \"parts\": {...}}; or the reference's colour "
                                "maps colourmap_seg21.txt,colourmap_parts7.txt. Recorded in model.json.")
-    rule: str = _setting("", "Task Palette rule of the training labels: s|r1r|rrnd|r2|r3 (default s for "
-                         "--model=stn, r2 for --model=palette, r1r for the others).")
+    rule: str = _setting("", "Task Palette rule of the training labels: s|r1r|rrnd|r2|r3, or several joined "
+                         "by + (each example draws one: rrnd+s) (default s for --model=stn, r2 for "
+                         "--model=palette, r1r for the others).")
     batch_size: int = _setting(10, "Global batch size, split evenly over the replicas (GPUs, workers).")
     epochs: int = _setting(100, "Epochs.")
     steps_per_epoch: int = _setting(0, "Steps per epoch; 0 = one pass over the training split.")
@@ -92,6 +93,7 @@ class TrainConfig:
     def check(self):
         """Every bad value is a `ValueError` naming its flag, before any work is done."""
         from ct_keras.data import RULES, detect_layout, num_examples
+        from ct_keras.data.palettes import rule_parts
         from ct_keras.data.synthetic import VARIANTS, read_description
         from ct_keras.losses.composite_loss import LOSS_WEIGHTS, NORMALS_LOSSES
         from ct_keras.models.model_dir import MODELS, checkpoint_path
@@ -116,9 +118,14 @@ class TrainConfig:
         if self.model == "palette" and self.training_rule not in PALETTE_RULES:
             bad("rule", f"the palette network (--model=palette) learns a semantic rule, one of "
                 f"{PALETTE_RULES}, not {self.rule!r}")
-        for flag in ("rule", "final_rule"):
-            if getattr(self, flag) not in RULES and (flag, getattr(self, flag)) != ("rule", ""):
-                bad(flag, f"must be one of {RULES}, not {getattr(self, flag)!r}")
+        if self.final_rule not in RULES:
+            bad("final_rule", f"must be one of {RULES}, not {self.final_rule!r}")
+        if self.rule:
+            try:
+                rule_parts(self.rule)
+            except ValueError:
+                bad("rule", f"must be one of {RULES}, or several joined by + (each example draws one: "
+                    f"rrnd+s), not {self.rule!r}")
         for flag, allowed in (("schedule", SCHEDULES), ("precision", PRECISIONS),
                               ("distribution_strategy", STRATEGIES), ("normals_loss", NORMALS_LOSSES)):
             if getattr(self, flag) not in allowed:

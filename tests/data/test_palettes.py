@@ -61,10 +61,25 @@ def test_rrnd_is_iid_per_pixel_and_seeded():
 
 def test_batch_equals_examples_one_by_one():
     seeds = tf.constant([[5, 0], [5, 1], [5, 2]], tf.int64)
-    for rule in ("s", "r1r", "rrnd"):
+    for rule in ("s", "r1r", "rrnd", "rrnd+s"):
         batch = task_palette(rule, seed=seeds, shape=(16, 16)).numpy()
         for i in range(3):
             assert np.array_equal(batch[i], task_palette(rule, seed=seeds[i], shape=(16, 16)).numpy()), rule
+
+
+def test_mixed_rule_draws_one_rule_per_example():
+    seeds = tf.stack([tf.fill([200], tf.constant(7, tf.int64)), tf.range(200, dtype=tf.int64)], axis=1)
+    mixed = task_palette("rrnd+s", seed=seeds, shape=(16, 16)).numpy()
+    uniform = np.array([len(np.unique(p)) == 1 for p in mixed])
+    # S gives one task per image; Rrnd's 256 i.i.d. pixels never do. About half each.
+    assert 70 < uniform.sum() < 130
+    assert all(len(np.unique(p)) == NUM_TASKS for p in mixed[~uniform])
+    assert np.array_equal(mixed, task_palette("rrnd+s", seed=seeds, shape=(16, 16)).numpy())
+    label = tf.fill([16, 16], VOC_CLASSES.index("person"))
+    with_semantic = [task_palette("r2+r1r", seed=[1, i], semseg=label).numpy() for i in range(40)]
+    r2 = [np.all(p == PARTS) for p in with_semantic]
+    assert 0 < sum(r2) < 40  # both rules drawn; the R1r ones hold four tasks
+    assert all(len(np.unique(p)) == 4 for p, semantic in zip(with_semantic, r2) if not semantic)
 
 
 def test_rule_argument_errors():
@@ -75,3 +90,8 @@ def test_rule_argument_errors():
     with pytest.raises(ValueError, match=r"Rule 'rrnd' needs a seed"):
         task_palette("rrnd", shape=(2, 2))
     assert set(RULES) == {"s", "r1r", "rrnd", "r2", "r3"}
+    for rule in ("rrnd+r9", "rrnd+rrnd", "+s", ""):
+        with pytest.raises(ValueError, match=r"or several of them joined by '\+'"):
+            task_palette(rule, seed=[0, 0], shape=(2, 2))
+    with pytest.raises(ValueError, match=r"Rule 'rrnd\+s' needs a seed"):
+        task_palette("rrnd+s", shape=(2, 2))
