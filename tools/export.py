@@ -178,7 +178,8 @@ def main(argv):
     if FLAGS.version is not None and FLAGS.version < 0:
         raise app.UsageError(f"--version must be a non-negative integer. Received {FLAGS.version}")
     if FLAGS.constant_weights and not FLAGS.fast:
-        raise app.UsageError("--constant_weights is for the fast path's SavedModel; drop --nofast or it")
+        raise app.UsageError("--constant_weights is for the fast path's SavedModel: drop --nofast "
+                             "or --constant_weights")
     if FLAGS.version is not None and os.path.exists(os.path.join(FLAGS.export_dir, str(FLAGS.version))):
         raise ValueError(f"{os.path.join(FLAGS.export_dir, str(FLAGS.version))} already exists: "
                          "a served version is never overwritten; pick another --version")

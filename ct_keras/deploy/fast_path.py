@@ -65,10 +65,10 @@ class FastCompositeTasking(tf.Module):
     constants, not variables: oneDNN then keeps each convolution's filter in its own
     layout between calls instead of reordering it on every call (faster, at about three
     times the memory: BENCHMARKS.md, "A real AVX2-only box, and constant weights in the
-    SavedModel"). The encoder and the two decoders (composite
-    palettes; one task per image) are then `tf.function`s with fixed input signatures,
-    traced once and called by every graph that uses them, so that an export of several
-    signatures stores each weight once per function, not once per signature.
+    SavedModel"). The encoder and the two decoders (composite palettes; one task per
+    image) are then `tf.function`s with fixed input signatures, traced once and called by
+    every graph that uses them, so that an export of several signatures stores each
+    weight once per function, not once per signature.
 
     Args:
         model: a built `CompositeTaskingNet` (any dtype policy; the fast path is float32).
