@@ -81,6 +81,8 @@ def test_constant_weights_export(constant_export, ctn, served):
     assert encoder + decoder < graph < encoder + 2 * decoder + 2_000_000
     variables = os.path.join(constant_export, "variables")
     assert sum(os.path.getsize(os.path.join(variables, n)) for n in os.listdir(variables)) < 10_000
+    with pytest.raises(ValueError, match="`constant_weights` is for the fast path"):
+        export_saved_model(ctn, os.path.dirname(constant_export), fast=False, constant_weights=True)
     constant = tf.saved_model.load(constant_export)
     image, palette = random_inputs(2, seed=13)
     for signature, inputs in (("serving_default", {"image": image, "palette": palette}),

@@ -89,6 +89,8 @@ def savedmodel(constant_weights=False):
     def prepare(kind, spec):
         if kind == "stn":
             raise Unavailable("SavedModel exports serve models that take a Task Palette (not STNs)")
+        if constant_weights and kind != "ctn":
+            raise Unavailable("constant weights are the CTN fast path's export (--constant_weights)")
         import tempfile
 
         import tensorflow as tf

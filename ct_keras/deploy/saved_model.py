@@ -110,12 +110,15 @@ def export_saved_model(model, export_dir, version=None, fast=True, palette_net=N
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise ValueError(f"`version` must be a non-negative integer. Received {version!r}")
     final = os.path.join(export_dir, str(version))
+    if constant_weights and not fast:
+        raise ValueError("`constant_weights` is for the fast path's export (fast=True); the Keras "
+                         "graph's export keeps its variables")
     if os.path.exists(final):
         raise ValueError(
             f"{final} already exists: a served version is never overwritten; pick another --version"
         )
     module = ServingModule(model, fast=fast, check_inputs=True, palette_net=palette_net,
-                           palette_source=palette_source, constant_weights=fast and constant_weights)
+                           palette_source=palette_source, constant_weights=constant_weights)
     os.makedirs(export_dir, exist_ok=True)
     # A dot-name TF Serving ignores (it only loads folders named by integers).
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
