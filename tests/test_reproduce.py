@@ -53,12 +53,32 @@ def test_plan_shares_runs_and_orders_the_fine_tuning():
     runs, _ = plan.plan(tables("11"), SMOKE, "/data")
     by_name = {r.name: r for r in runs}
     assert sorted(by_name) == ["ctn_r1r", "ctn_r1r_mlp_depth-12", "ctn_r1r_mlp_depth-3", "ctn_r1r_mlp_depth-9"]
-    assert "--model_options=mlp_depth=3" in by_name["ctn_r1r_mlp_depth-3"].flags
+    assert "--model_options=decoder_kernel_size=1,mlp_depth=3" in by_name["ctn_r1r_mlp_depth-3"].flags
     assert not any(f.startswith("--model_options") for f in by_name["ctn_r1r"].flags)
     # Smoke trains ResNet18, so the backbone table's chosen ResNet34 is a run of its own.
     runs, _ = plan.plan(tables("13"), SMOKE, "/data")
     assert sorted(r.name for r in runs)[0] == "ctn_r1r"
     assert "ctn_r1r_backbone-resnet34" in {r.name for r in runs}
+
+
+def test_smoke_model_options_are_the_demo_files_and_join_each_rows():
+    with open(os.path.join(ROOT, "configs", "demo.cfg")) as f:
+        lines = [line.strip() for line in f if line.startswith("--model_options=")]
+    assert lines == ["--model_options=" + ",".join(f"{k}={v}" for k, v in SMOKE.model_options)]
+    # The demo's 1×1 decoder is the plain run of Table 8; the paper's 3×3 is a run of its own.
+    runs, _ = plan.plan(tables("8"), SMOKE, "/data")
+    by_name = {r.name: r for r in runs}
+    assert sorted(by_name) == ["ctn_r1r", "ctn_r1r_decoder_kernel_size-3"]
+    assert "--model_options=decoder_kernel_size=3" in by_name["ctn_r1r_decoder_kernel_size-3"].flags
+    # Another table's knob keeps the demo's kernels (a later list flag replaces the file's).
+    runs, _ = plan.plan(tables("7"), SMOKE, "/data")
+    flags = {r.name: r.flags for r in runs}["ctn_r1r_num_shared_convs-2"]
+    assert [f for f in flags if f.startswith("--model_options")] == [
+        "--model_options=decoder_kernel_size=1,num_shared_convs=2"]
+    # The full scale has no model options of its own.
+    runs, _ = plan.plan(tables("7"), plan.SCALES["full"], "/data")
+    flags = {r.name: r.flags for r in runs}["ctn_r1r_num_shared_convs-2"]
+    assert "--model_options=num_shared_convs=2" in flags
 
 
 def test_a_run_evaluates_itself_under_the_rule_its_rows_want(tmp_path):

@@ -25,19 +25,23 @@ class Scale:
     finetune_steps: int
     seconds_per_step: float = None   # measured on a 2-core CPU; None = not estimated
     defaults: tuple = ()        # knob values this scale already uses
+    model_options: tuple = ()   # `(name, value)` of its --model_options (rows' join them)
     edge_thresholds: int = 99
 
 
 SCALES = {
     # The demo's recipe (configs/demo.cfg: the "easy" synthetic set, ResNet18 at 64² from
-    # scratch, 10 epochs of 96 steps of batch 8, bfloat16 where the CPU has it), so that what
-    # improves the demo improves the smoke tables; the R2 → R3 fine-tuning is 2 more epochs.
+    # scratch, 1×1 decoder kernels, 10 epochs of 96 steps of batch 8, bfloat16 where the CPU
+    # has it), so that what improves the demo improves the smoke tables; the R2 → R3
+    # fine-tuning is 2 more epochs. `model_options` repeats the demo file's --model_options
+    # (tests/test_reproduce.py checks they agree).
     "smoke": Scale(
         "smoke",
         ("--flagfile=configs/demo.cfg", "--validation_metrics=false", "--log_pictures=false",
          "--overwrite=false"),
         steps=960, finetune=("--epochs=2", "--milestones=1"), finetune_steps=192,
-        seconds_per_step=0.6, defaults=(("backbone", "resnet18"),), edge_thresholds=15),
+        seconds_per_step=0.6, defaults=(("backbone", "resnet18"),),
+        model_options=(("decoder_kernel_size", "1"),), edge_thresholds=15),
     # The paper's recipe (configs/base.cfg: ResNet34, 256², 100 epochs of batch 10, Adam
     # 1e-3 / 1e-5 for the ImageNet encoder, ×0.3 at epochs 60/80/94); R2 → R3 as
     # configs/r3_from_r2.cfg. Pass --encoder_weights through --train_flags.
@@ -97,7 +101,7 @@ class Evaluation:
 
 def _knob_suffix(row, scale):
     suffix = []
-    defaults = dict(scale.defaults)
+    defaults = {**dict(scale.defaults), **dict(scale.model_options)}
     for flag, value in row.knob:
         name, _, setting = value.partition("=") if flag == "model_options" else (flag, "", value)
         if setting != defaults.get(name, CHOSEN.get(name)):
@@ -105,12 +109,27 @@ def _knob_suffix(row, scale):
     return "_".join(suffix)
 
 
+def _knob_flags(row, scale):
+    """A row's knob as flags; a model option joins the scale's own --model_options (one
+    list flag replaces the other, so the row's must hold them all)."""
+    flags, options = [], dict(scale.model_options)
+    for flag, value in row.knob:
+        if flag == "model_options":
+            name, _, setting = value.partition("=")
+            options[name] = setting
+        else:
+            flags.append(f"--{flag}={value}")
+    if any(flag == "model_options" for flag, _ in row.knob):
+        flags.append("--model_options=" + ",".join(f"{k}={v}" for k, v in options.items()))
+    return tuple(flags)
+
+
 def row_runs(row, scale, data_dir, passthrough=()):
     """The runs a row's numbers come from, first the ones others start from."""
     common = (*scale.flags, f"--data_dir={data_dir}")  # after a flagfile, which may name another
     suffix = _knob_suffix(row, scale)
     # A knob at the scale's own setting is the plain run.
-    knob = tuple(f"--{flag}={value}" for flag, value in row.knob) if suffix else ()
+    knob = _knob_flags(row, scale) if suffix else ()
     if row.model == "stn":
         return [Run(f"stn_{row.train_rule}_{task}",
                     (*common, "--model=stn", f"--task={task}", f"--rule={row.train_rule}", *passthrough),
