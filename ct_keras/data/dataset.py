@@ -1,7 +1,5 @@
 """`make_dataset`: PASCAL-MT (raw folder or TFRecords) → batches for CompositeTasking."""
 
-import threading
-
 import numpy as np
 import tensorflow as tf
 
@@ -15,53 +13,21 @@ from ct_keras.data.tfrecords import parse_sample, tfrecord_files
 
 AUTOTUNE = tf.data.AUTOTUNE
 _SAMPLE_SHAPES = {"image": [None, None, 3], "normals": [None, None, 3]}
-# Decoded samples of a raw folder kept in memory, per dataset, up to this many bytes: a
-# small set (the demo's 384 images at 64², 12 MB) is read from its PNGs once, not every
-# pass (4 ms of Python a sample, a tenth of the demo's training step on 2 cores); a large
-# one keeps its first samples and reads the rest each pass.
-RAW_CACHE_BYTES = 256 * 2**20
 
 
-class _SampleCache:
-    """Decoded samples by index, until `max_bytes` of them are held (thread-safe)."""
-
-    def __init__(self, max_bytes):
-        self.max_bytes, self.bytes, self.samples = max_bytes, 0, {}
-        self.lock = threading.Lock()
-
-    def get(self, index):
-        return self.samples.get(index)
-
-    def put(self, index, values):
-        size = sum(v.nbytes for v in values)
-        with self.lock:
-            if index not in self.samples and self.bytes + size <= self.max_bytes:
-                self.samples[index] = values
-                self.bytes += size
-
-
-def _raw_samples(reader, cache_bytes=None):
-    """`(index, sample)` for index tensors: the numpy reader wrapped for tf.data, with
-    the samples it decoded kept up to `cache_bytes` (default `RAW_CACHE_BYTES`; a bad
-    sample is never kept, so each pass counts it again)."""
-    cache = _SampleCache(RAW_CACHE_BYTES if cache_bytes is None else cache_bytes)
+def _raw_samples(reader):
+    """`(index, sample)` for index tensors: the numpy reader wrapped for tf.data."""
 
     def load(index):
-        index = int(index)
-        values = cache.get(index)
-        if values is not None:
-            return values + [True]
         try:
-            sample = reader.read(index)
+            sample = reader.read(int(index))
         except BadSampleError as e:
             if not reader.skip_bad_samples:
                 raise
             reader.skipped.skip(e)
             sample = {k: np.zeros((1, 1, 3) if k in _SAMPLE_SHAPES else (1, 1), np.uint8) for k in SAMPLE_KEYS}
             return [sample[k] for k in SAMPLE_KEYS] + [False]
-        values = [sample[k] for k in SAMPLE_KEYS]
-        cache.put(index, values)
-        return values + [True]
+        return [sample[k] for k in SAMPLE_KEYS] + [True]
 
     def graph_load(index):
         values = tf.numpy_function(load, [index], [tf.uint8] * len(SAMPLE_KEYS) + [tf.bool], stateful=False)

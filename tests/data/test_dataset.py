@@ -140,36 +140,3 @@ def test_tfrecord_build_resumes_by_skipping_finished_shards(synthetic_dir, tmp_p
         make_dataset(out, "val")
     with pytest.raises(ValueError, match=r"cannot resume with \[32, 32\]"):
         build_tfrecords(synthetic_dir, out, splits=("train",), image_size=(32, 32), progress=False)
-
-
-def test_decoded_samples_are_read_once_and_the_cache_changes_nothing(synthetic_dir, monkeypatch):
-    from ct_keras.data import dataset
-    from ct_keras.data.pascal_mt import PascalMTReader
-
-    reads = []
-    read = PascalMTReader.read
-    monkeypatch.setattr(PascalMTReader, "read", lambda self, index: reads.append(index) or read(self, index))
-
-    def two_passes():
-        reads.clear()
-        ds = make_dataset(synthetic_dir, "train", image_size=(32, 32), batch_size=2, augment=True, rule="rrnd")
-        batches = _arrays(ds) + _arrays(ds)  # the one pass, iterated twice
-        return batches, sorted(reads)
-
-    cached, cached_reads = two_passes()
-    assert cached_reads == list(range(NUM_TRAIN))  # each file decoded once
-    monkeypatch.setattr(dataset, "RAW_CACHE_BYTES", 0)
-    uncached, uncached_reads = two_passes()
-    assert uncached_reads == sorted(2 * list(range(NUM_TRAIN)))
-    _assert_same(cached, uncached)
-
-
-def test_the_sample_cache_stops_at_its_budget():
-    from ct_keras.data.dataset import _SampleCache
-
-    cache = _SampleCache(max_bytes=100)
-    cache.put(0, [np.zeros(60, np.uint8)])
-    cache.put(1, [np.zeros(60, np.uint8)])  # over the budget: not kept
-    cache.put(2, [np.zeros(40, np.uint8)])
-    assert cache.get(0) is not None and cache.get(1) is None and cache.get(2) is not None
-    assert cache.bytes == 100
